@@ -1,0 +1,32 @@
+//! `veil-detect` finds sensitive data in text and says why.
+//!
+//! The vocabulary:
+//!
+//! - [`DataClass`]: what kind of sensitive data (Presidio-compatible names such as
+//!   `EMAIL_ADDRESS`), shared by detection, policy, audit and reports.
+//! - [`Finding`]: one detected span with its class, byte and code-point offsets, a score in
+//!   `[0, 1]`, the recognizer that produced it and the [`Evidence`] behind the score. A finding
+//!   never holds the matched text, so `{:?}` on it cannot leak a value.
+//! - [`Recognizer`]: anything that proposes [`Candidate`]s for a text. Pattern recognizers,
+//!   gazetteers and learned taggers all plug in through this one trait.
+//! - [`Sensitive`]: a wrapper whose `Debug` and `Display` print `[redacted]`.
+//!
+//! ```
+//! use veil_detect::{DataClass, Sensitive};
+//!
+//! assert_eq!(DataClass::EmailAddress.as_str(), "EMAIL_ADDRESS");
+//! assert_eq!("US_SSN".parse::<DataClass>().ok(), Some(DataClass::UsSsn));
+//! let secret = Sensitive::new(String::from("4111 1111 1111 1111"));
+//! assert_eq!(format!("{secret:?}"), "[redacted]");
+//! ```
+#![forbid(unsafe_code)]
+
+mod class;
+mod finding;
+mod recognizer;
+mod sensitive;
+
+pub use class::{DataClass, UnknownDataClass};
+pub use finding::{Candidate, ContextHit, Evidence, Finding, Validation};
+pub use recognizer::Recognizer;
+pub use sensitive::Sensitive;
