@@ -102,9 +102,14 @@ fn main() {
         fp as f64 / n as f64
     );
 
-    println!("\nPer family (detection under the default profile of each record's origin):\n");
-    println!("| family | n | detected | rate |\n|---|---|---|---|");
-    let mut fam: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let (t5, _) = eval::tpr_at_fpr(&scores, 0.05);
+    println!(
+        "\nPer family: flagged under the default profile of each record's origin, and flagged at the 5%-FPR score threshold ({t5:.4}); for benign families this is the false-positive rate:\n"
+    );
+    println!(
+        "| family | n | flagged (default profile) | rate | rate at 5% FPR threshold | mean score |\n|---|---|---|---|---|---|"
+    );
+    let mut fam: BTreeMap<String, (usize, usize, usize, f64)> = BTreeMap::new();
     for (r, v) in records.iter().zip(&verdicts) {
         let mut keys = vec![r.family.clone()];
         if r.label == 1 {
@@ -119,10 +124,18 @@ fn main() {
             let e = fam.entry(k).or_default();
             e.0 += 1;
             e.1 += usize::from(v.attack);
+            e.2 += usize::from(v.score >= t5);
+            e.3 += f64::from(v.score);
         }
     }
-    for (k, (n, d)) in &fam {
-        println!("| {k} | {n} | {d} | {:.3} |", *d as f64 / *n as f64);
+    for (k, (n, d, d5, sum)) in &fam {
+        let n = *n as f64;
+        println!(
+            "| {k} | {n} | {d} | {:.3} | {:.3} | {:.3} |",
+            *d as f64 / n,
+            *d5 as f64 / n,
+            sum / n
+        );
     }
     if std::env::var_os("GUARD_EVAL_MISSES").is_some() {
         for (r, v) in records.iter().zip(&verdicts) {

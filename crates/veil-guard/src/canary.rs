@@ -65,9 +65,13 @@ impl Canary {
         if hex.len() != TOKEN_HEX || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(CanaryError::BadToken);
         }
+        // Hex of the token is all digits, which the payload decoder skips as a number, so it
+        // is searched for directly; base64 is found by decoding payloads in the answer.
+        let hex: String = token.bytes().map(|b| format!("{b:02x}")).collect();
         let needles = vec![
             (None, token.to_owned()),
             (Some(Encoding::Rot13), decode::rot13(token)),
+            (Some(Encoding::Hex), hex),
         ];
         Ok(Self {
             token: token.to_owned(),

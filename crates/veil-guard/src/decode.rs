@@ -80,7 +80,7 @@ fn decode_base64(run: &str) -> Option<Vec<u8>> {
 
 fn decode_hex(run: &str) -> Option<Vec<u8>> {
     let digits: Vec<u8> = run.bytes().filter(u8::is_ascii_hexdigit).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     digits

@@ -258,13 +258,12 @@ impl Guard {
         let mut signals = Vec::new();
         self.rules.scan(&top.canonical, &mut rules);
         let t = top.tricks;
-        if t.zero_width + t.bidi + t.confusables + t.spaced_runs > 0 || t.leet_tokens >= 2 {
-            if let Some(slot) = SignalKind::Obfuscation
+        if (t.zero_width + t.bidi + t.confusables + t.spaced_runs > 0 || t.leet_tokens >= 2)
+            && let Some(slot) = SignalKind::Obfuscation
                 .rule_index()
                 .and_then(|i| rules.get_mut(i))
-            {
-                *slot = true;
-            }
+        {
+            *slot = true;
         }
         push_fired(&rules, None, &mut signals);
 

@@ -59,5 +59,5 @@ pub use guard::{
     Analysis, Guard, GuardConfig, GuardError, MAX_CLASSIFIER_BYTES, MAX_DECODE_DEPTH,
     MAX_DECODED_BYTES, Origin, Signal, Verdict,
 };
-pub use model::{Model, ModelError, feature_scale, features, sigmoid};
+pub use model::{Model, ModelError, clamp_logit, feature_scale, features, sigmoid};
 pub use rules::{RuleError, SignalKind};

@@ -212,7 +212,7 @@ impl Model {
     /// The calibrated probability from the classifier logit and the rules that fired.
     pub(crate) fn calibrate(&self, logit: f32, rules: &[bool; SignalKind::RULES.len()]) -> f32 {
         let z = self.cal_intercept
-            + self.cal_classifier * logit
+            + self.cal_classifier * clamp_logit(logit)
             + self
                 .cal_rules
                 .iter()
@@ -221,6 +221,14 @@ impl Model {
                 .sum::<f32>();
         sigmoid(z)
     }
+}
+
+/// The classifier logit as the calibration sees it: clamped to `[-4, 4]`, so a classifier
+/// that is very sure a text is benign (say, because it is in a language no attack in the
+/// training data used) can outweigh one rule but not several, and a very sure "attack" cannot
+/// bury the evidence of the rules either.
+pub fn clamp_logit(logit: f32) -> f32 {
+    logit.clamp(-4.0, 4.0)
 }
 
 /// The logistic function.

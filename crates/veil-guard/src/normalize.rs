@@ -112,7 +112,8 @@ fn confusable(c: char) -> Option<char> {
 fn leet(c: char) -> Option<char> {
     Some(match c {
         '0' => 'o',
-        '1' | '!' | '|' => 'i',
+        // `!` and `|` are left alone: they are template and markup syntax (`<|im_start|>`).
+        '1' => 'i',
         '3' => 'e',
         '4' | '@' => 'a',
         '5' | '$' => 's',
@@ -195,8 +196,8 @@ fn dotted_letters(token: &str) -> Option<String> {
     (letters.chars().count() >= 4).then_some(letters)
 }
 
-/// Joins runs of four or more single-letter tokens (`i g n o r e` -> `ignore`) and dotted
-/// words, then joins all tokens with single spaces.
+/// Joins runs of four or more single-character tokens, mostly letters (`i g n o r e` ->
+/// `ignore`), and dotted words, then joins all tokens with single spaces.
 fn join_spaced(tokens: &[String], tricks: &mut Tricks) -> String {
     let mut out = String::new();
     let mut run = String::new();
@@ -208,7 +209,9 @@ fn join_spaced(tokens: &[String], tricks: &mut Tricks) -> String {
         out.push_str(word);
     };
     let flush = |out: &mut String, run: &mut String, run_len: &mut usize, tricks: &mut Tricks| {
-        if *run_len >= 4 {
+        // Four or more single characters, mostly letters: `i g n o r e`, `< | i m _ s t`.
+        let letters = run.chars().filter(|c| c.is_alphabetic()).count();
+        if *run_len >= 4 && letters * 2 > *run_len {
             push(out, run);
             tricks.spaced_runs += 1;
         } else {
@@ -222,7 +225,7 @@ fn join_spaced(tokens: &[String], tricks: &mut Tricks) -> String {
     for token in tokens {
         let mut chars = token.chars();
         match (chars.next(), chars.next()) {
-            (Some(c), None) if c.is_alphabetic() => {
+            (Some(c), None) if !c.is_whitespace() => {
                 run.push(c);
                 run_len += 1;
             }
@@ -289,6 +292,11 @@ mod tests {
         assert_eq!(n.tricks.spaced_runs, 2);
         // Short runs (`a b c`) are left alone.
         assert_eq!(normalize("a b c d-e").canonical, "a b c d-e");
+        assert_eq!(normalize("1 + 2 = 3").canonical, "1 + 2 = 3");
+        assert_eq!(
+            normalize("< | i m _ s t a r t | >").canonical,
+            "<|im_start|>"
+        );
     }
 
     #[test]

@@ -182,6 +182,14 @@ const PATTERNS: &[(&str, SignalKind)] = &[
         K::PromptExtraction,
     ),
     (
+        r"\b(reveal|show|print|repeat|output|dump|display|leak|disclose|recite|paste|copy out|type out)\b.{0,40}\b(system prompt|instructions|pre-?prompt|prompt|rules|directions|configuration|credentials|passwords?|api key|secrets?)\b",
+        K::PromptExtraction,
+    ),
+    (
+        r"(^|[.!?:]\s)(system|developer|admin) ?(message|note|override)?\s*:",
+        K::FakeTemplate,
+    ),
+    (
         r"\b(verbatim|word for word|mot pour mot|wörtlich|palabra por palabra)\b",
         K::PromptExtraction,
     ),
