@@ -271,10 +271,18 @@ impl Rules {
             .build(KEYWORDS.iter().map(|(k, _)| k))
             .map_err(|e| RuleError(Box::new(e)))?;
         let patterns = meta::Builder::new()
+            // Byte-oriented, ASCII-class matching: the text is already lower-cased canonical
+            // text and we only ask which patterns match, never where, so Unicode classes buy
+            // nothing and cost a lot: with Unicode `.` and `\b` the bounded gaps (`.{0,40}`)
+            // blow up the lazy DFA, which then falls back to the slow PikeVM (measured: 7 ms
+            // per KiB before, see docs/bench/guard.md). Non-ASCII literals (`wörtlich`) still
+            // match their UTF-8 bytes.
             .syntax(
                 regex_automata::util::syntax::Config::new()
                     .case_insensitive(true)
-                    .dot_matches_new_line(true),
+                    .dot_matches_new_line(true)
+                    .unicode(false)
+                    .utf8(false),
             )
             .build_many(&PATTERNS.iter().map(|(p, _)| *p).collect::<Vec<_>>())
             .map_err(|e| RuleError(Box::new(e)))?;
