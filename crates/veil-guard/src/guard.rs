@@ -83,6 +83,9 @@ pub struct GuardConfig {
     /// content that addresses the agent, fake system tags, instruction overrides and
     /// exfiltration markup have no innocent reason to be there. Default: on.
     pub escalate_untrusted: Option<bool>,
+    /// Answer screening (`[guard.screen]`), used by the gateway's `screen` stage with
+    /// [`crate::screen_answer`] and [`crate::AnswerScanner`].
+    pub screen: crate::ScreenConfig,
 }
 
 /// Errors building a [`Guard`].

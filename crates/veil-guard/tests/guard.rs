@@ -360,3 +360,22 @@ fn streamed_answers_catch_a_canary_and_markup_split_across_chunks() {
     assert!(clean.push("here.").is_clean());
     assert!(clean.finish().is_clean());
 }
+
+#[test]
+fn the_example_config_parses_and_unknown_fields_are_rejected() {
+    #[derive(serde::Deserialize)]
+    struct File {
+        guard: GuardConfig,
+    }
+    let text = include_str!("../guard.example.toml");
+    let file: File = toml::from_str(text).unwrap();
+    assert_eq!(file.guard.user_threshold, Some(0.65));
+    assert_eq!(file.guard.screen.allowed_hosts, ["cdn.example.com"]);
+    Guard::new(&file.guard).unwrap();
+    assert!(toml::from_str::<GuardConfig>("user_treshold = 0.5").is_err());
+    assert!(toml::from_str::<GuardConfig>("[screen]\nallowed_host = []").is_err());
+    assert_eq!(
+        toml::from_str::<GuardConfig>("").unwrap(),
+        GuardConfig::default()
+    );
+}
