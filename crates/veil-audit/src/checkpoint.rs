@@ -46,7 +46,13 @@ impl Checkpoint {
     /// The note body that is signed.
     #[must_use]
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\ntime {}\n", self.origin, self.size, B64.encode(self.root), self.time_ms)
+        format!(
+            "{}\n{}\n{}\ntime {}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root),
+            self.time_ms
+        )
     }
 }
 
@@ -88,21 +94,38 @@ impl SignedCheckpoint {
         let mut sig = Vec::with_capacity(68);
         sig.extend_from_slice(&self.key_id);
         sig.extend_from_slice(&self.signature);
-        format!("{}\n\u{2014} {} {}\n", self.checkpoint.body(), self.key_name, B64.encode(sig))
+        format!(
+            "{}\n\u{2014} {} {}\n",
+            self.checkpoint.body(),
+            self.key_name,
+            B64.encode(sig)
+        )
     }
 
     /// Parses a note with exactly one signature line. Strict: the text must be exactly what
     /// [`SignedCheckpoint::to_text`] writes.
     pub fn parse(text: &str) -> Result<Self, CheckpointError> {
         use CheckpointError::Malformed;
-        let (body, sigs) = text.split_once("\n\n").ok_or(Malformed("no blank line before signatures"))?;
+        let (body, sigs) = text
+            .split_once("\n\n")
+            .ok_or(Malformed("no blank line before signatures"))?;
         let mut lines = body.split('\n');
-        let origin = lines.next().filter(|o| !o.is_empty()).ok_or(Malformed("empty origin"))?;
+        let origin = lines
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or(Malformed("empty origin"))?;
         let size_s = lines.next().ok_or(Malformed("missing size"))?;
-        let size: u64 = size_s.parse().map_err(|_| Malformed("size is not a decimal number"))?;
+        let size: u64 = size_s
+            .parse()
+            .map_err(|_| Malformed("size is not a decimal number"))?;
         let root_s = lines.next().ok_or(Malformed("missing root hash"))?;
-        let time_s = lines.next().and_then(|l| l.strip_prefix("time ")).ok_or(Malformed("missing time line"))?;
-        let time_ms: u64 = time_s.parse().map_err(|_| Malformed("time is not a decimal number"))?;
+        let time_s = lines
+            .next()
+            .and_then(|l| l.strip_prefix("time "))
+            .ok_or(Malformed("missing time line"))?;
+        let time_ms: u64 = time_s
+            .parse()
+            .map_err(|_| Malformed("time is not a decimal number"))?;
         if lines.next().is_some() {
             return Err(Malformed("unexpected extension line"));
         }
@@ -111,19 +134,38 @@ impl SignedCheckpoint {
             .ok()
             .and_then(|v| v.try_into().ok())
             .ok_or(Malformed("root is not a base64 SHA-256 hash"))?;
-        let sig_line = sigs.strip_suffix('\n').ok_or(Malformed("signature line must end in a newline"))?;
+        let sig_line = sigs
+            .strip_suffix('\n')
+            .ok_or(Malformed("signature line must end in a newline"))?;
         if sig_line.contains('\n') {
             return Err(Malformed("expected exactly one signature line"));
         }
-        let rest = sig_line.strip_prefix("\u{2014} ").ok_or(Malformed("signature line must start with an em dash"))?;
-        let (key_name, sig_b64) = rest.split_once(' ').ok_or(Malformed("signature line needs a key name and a signature"))?;
-        let raw = B64.decode(sig_b64).map_err(|_| Malformed("signature is not base64"))?;
-        let (id, sig) = raw.split_at_checked(4).ok_or(Malformed("signature too short"))?;
+        let rest = sig_line
+            .strip_prefix("\u{2014} ")
+            .ok_or(Malformed("signature line must start with an em dash"))?;
+        let (key_name, sig_b64) = rest
+            .split_once(' ')
+            .ok_or(Malformed("signature line needs a key name and a signature"))?;
+        let raw = B64
+            .decode(sig_b64)
+            .map_err(|_| Malformed("signature is not base64"))?;
+        let (id, sig) = raw
+            .split_at_checked(4)
+            .ok_or(Malformed("signature too short"))?;
         let cp = SignedCheckpoint {
-            checkpoint: Checkpoint { origin: origin.to_string(), size, root, time_ms },
+            checkpoint: Checkpoint {
+                origin: origin.to_string(),
+                size,
+                root,
+                time_ms,
+            },
             key_name: key_name.to_string(),
-            key_id: id.try_into().map_err(|_| Malformed("signature too short"))?,
-            signature: sig.try_into().map_err(|_| Malformed("signature is not 64 bytes"))?,
+            key_id: id
+                .try_into()
+                .map_err(|_| Malformed("signature too short"))?,
+            signature: sig
+                .try_into()
+                .map_err(|_| Malformed("signature is not 64 bytes"))?,
         };
         // Canonical form only: leading zeros, non-canonical base64 and the like are refused.
         if cp.to_text() != text {
@@ -139,12 +181,16 @@ fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
     h.update(b"\n");
     h.update([ALG_ED25519]);
     h.update(public);
-    let d = h.finalize();
-    [d[0], d[1], d[2], d[3]]
+    let d: [u8; 32] = h.finalize().into();
+    let [a, b, c, e, ..] = d;
+    [a, b, c, e]
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control())
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 /// Signs checkpoints. Holds the Ed25519 key; its `Debug` does not print it.
@@ -155,7 +201,9 @@ pub struct CheckpointSigner {
 
 impl std::fmt::Debug for CheckpointSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CheckpointSigner").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("CheckpointSigner")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,9 +212,14 @@ impl CheckpointSigner {
     /// [`crate::derive_key`] and [`crate::SIGNING_KEY_INFO`]). `name` is the log origin.
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, CheckpointError> {
         if !valid_name(name) {
-            return Err(CheckpointError::BadKey("name must be non-empty without spaces or `+`"));
+            return Err(CheckpointError::BadKey(
+                "name must be non-empty without spaces or `+`",
+            ));
         }
-        Ok(Self { name: name.to_string(), key: SigningKey::from_bytes(seed) })
+        Ok(Self {
+            name: name.to_string(),
+            key: SigningKey::from_bytes(seed),
+        })
     }
 
     /// The log name.
@@ -179,13 +232,22 @@ impl CheckpointSigner {
     #[must_use]
     pub fn verifier(&self) -> VerifierKey {
         let public = self.key.verifying_key();
-        VerifierKey { name: self.name.clone(), id: key_id(&self.name, public.as_bytes()), key: public }
+        VerifierKey {
+            name: self.name.clone(),
+            id: key_id(&self.name, public.as_bytes()),
+            key: public,
+        }
     }
 
     /// Signs a tree head of this log.
     #[must_use]
     pub fn sign(&self, size: u64, root: Hash, time_ms: u64) -> SignedCheckpoint {
-        let checkpoint = Checkpoint { origin: self.name.clone(), size, root, time_ms };
+        let checkpoint = Checkpoint {
+            origin: self.name.clone(),
+            size,
+            root,
+            time_ms,
+        };
         let signature = self.key.sign(checkpoint.body().as_bytes()).to_bytes();
         SignedCheckpoint {
             checkpoint,
@@ -223,24 +285,34 @@ impl VerifierKey {
         let s = s.trim();
         // The base64 part may itself contain `+`, so split twice only (as Go's `sumdb/note`).
         let mut parts = s.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(BadKey("expected `name+keyid+key`"));
         };
         if !valid_name(name) {
             return Err(BadKey("invalid name"));
         }
-        let raw = B64.decode(key_b64).map_err(|_| BadKey("key is not base64"))?;
+        let raw = B64
+            .decode(key_b64)
+            .map_err(|_| BadKey("key is not base64"))?;
         let (alg, public) = raw.split_first().ok_or(BadKey("empty key"))?;
         if *alg != ALG_ED25519 {
             return Err(BadKey("not an Ed25519 key"));
         }
-        let public: [u8; 32] = public.try_into().map_err(|_| BadKey("key is not 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&public).map_err(|_| BadKey("not a valid Ed25519 point"))?;
+        let public: [u8; 32] = public
+            .try_into()
+            .map_err(|_| BadKey("key is not 32 bytes"))?;
+        let key =
+            VerifyingKey::from_bytes(&public).map_err(|_| BadKey("not a valid Ed25519 point"))?;
         let id = key_id(name, &public);
         if id_hex != hex::encode(id) {
             return Err(BadKey("key id does not match the key"));
         }
-        Ok(Self { name: name.to_string(), id, key })
+        Ok(Self {
+            name: name.to_string(),
+            id,
+            key,
+        })
     }
 
     /// Verifies a checkpoint's signature and that it comes from this key and log.
@@ -263,7 +335,13 @@ impl std::fmt::Display for VerifierKey {
         let mut raw = Vec::with_capacity(33);
         raw.push(ALG_ED25519);
         raw.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{}+{}", self.name, hex::encode(self.id), B64.encode(raw))
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.id),
+            B64.encode(raw)
+        )
     }
 }
 
@@ -281,7 +359,10 @@ pub struct CheckpointPolicy {
 impl Default for CheckpointPolicy {
     /// 1000 records or 10 seconds: the default keeps at most 10 s of records unsigned.
     fn default() -> Self {
-        Self { every_records: 1000, every_ms: 10_000 }
+        Self {
+            every_records: 1000,
+            every_ms: 10_000,
+        }
     }
 }
 
@@ -297,7 +378,11 @@ impl CheckpointSchedule {
     /// A schedule starting from the last checkpoint (size 0 and time 0 when there is none).
     #[must_use]
     pub fn new(policy: CheckpointPolicy, last_size: u64, last_time_ms: u64) -> Self {
-        Self { policy, last_size, last_time_ms }
+        Self {
+            policy,
+            last_size,
+            last_time_ms,
+        }
     }
 
     /// Whether a checkpoint is due for a tree of `size` at `now_ms`.
@@ -352,7 +437,10 @@ mod tests {
         later.checkpoint.time_ms += 1;
         assert!(vk.verify(&later).is_err());
         let other = CheckpointSigner::from_seed("veil.test/audit", &[43; 32]).unwrap();
-        assert!(matches!(vk.verify(&other.sign(10, [5; 32], 1)), Err(CheckpointError::NotSignedByKey(_))));
+        assert!(matches!(
+            vk.verify(&other.sign(10, [5; 32], 1)),
+            Err(CheckpointError::NotSignedByKey(_))
+        ));
         vk.verify(&cp).unwrap();
     }
 
@@ -365,7 +453,9 @@ mod tests {
             for bit in 0..8 {
                 let mut t = text.clone();
                 t[i] ^= 1 << bit;
-                let Ok(t) = String::from_utf8(t) else { continue };
+                let Ok(t) = String::from_utf8(t) else {
+                    continue;
+                };
                 if let Ok(cp) = SignedCheckpoint::parse(&t) {
                     assert!(vk.verify(&cp).is_err(), "flip at {i} bit {bit} accepted");
                 }
@@ -378,14 +468,24 @@ mod tests {
         let good = signer().verifier().to_string();
         assert!(VerifierKey::parse(&good).is_ok());
         assert!(VerifierKey::parse("nope").is_err());
-        assert!(VerifierKey::parse(&good.replacen("veil.test", "veil.tess", 1)).is_err(), "key id binds the name");
+        assert!(
+            VerifierKey::parse(&good.replacen("veil.test", "veil.tess", 1)).is_err(),
+            "key id binds the name"
+        );
         assert!(VerifierKey::parse(&format!("{good}+x")).is_err());
         assert!(CheckpointSigner::from_seed("has space", &[1; 32]).is_err());
     }
 
     #[test]
     fn schedule_fires_on_count_or_age_but_not_for_an_unchanged_tree() {
-        let mut s = CheckpointSchedule::new(CheckpointPolicy { every_records: 100, every_ms: 1000 }, 0, 0);
+        let mut s = CheckpointSchedule::new(
+            CheckpointPolicy {
+                every_records: 100,
+                every_ms: 1000,
+            },
+            0,
+            0,
+        );
         assert!(!s.is_due(0, 5000), "empty tree");
         assert!(!s.is_due(99, 999));
         assert!(s.is_due(100, 10));

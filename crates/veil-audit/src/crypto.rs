@@ -90,7 +90,9 @@ pub struct SubjectKey {
 
 impl std::fmt::Debug for SubjectKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SubjectKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("SubjectKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -98,7 +100,10 @@ impl SubjectKey {
     /// A key named `id` (stored with the ciphertext so the right key can be found).
     #[must_use]
     pub fn new(id: &str, key: &[u8; 32]) -> Self {
-        Self { id: id.to_string(), key: *key }
+        Self {
+            id: id.to_string(),
+            key: *key,
+        }
     }
 
     /// The key id.
@@ -124,9 +129,19 @@ impl SubjectKey {
         let cipher = Aes256GcmSiv::new(&self.key.into());
         let aad = self.aad(context);
         let ciphertext = cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: text.as_bytes(), aad: &aad })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: text.as_bytes(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| SealError::Random)?;
-        Ok(SealedText { key_id: self.id.clone(), nonce, ciphertext })
+        Ok(SealedText {
+            key_id: self.id.clone(),
+            nonce,
+            ciphertext,
+        })
     }
 
     /// Decrypts a sealed text made by [`SubjectKey::seal`] with the same `context`.
@@ -138,9 +153,17 @@ impl SubjectKey {
         let cipher = Aes256GcmSiv::new(&self.key.into());
         let aad = self.aad(context);
         let plain = cipher
-            .decrypt(&Nonce::from(sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+            .decrypt(
+                &Nonce::from(sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| fail())?;
-        String::from_utf8(plain).map(Zeroizing::new).map_err(|_| fail())
+        String::from_utf8(plain)
+            .map(Zeroizing::new)
+            .map_err(|_| fail())
     }
 }
 
@@ -176,7 +199,10 @@ mod tests {
         assert_eq!(k.open(&s, "req-1").unwrap().as_str(), "Jane Doe, 555-0100");
         assert!(k.open(&s, "req-2").is_err(), "moved to another record");
         let other = SubjectKey::new("tenant-a", &[4; 32]);
-        assert!(other.open(&s, "req-1").is_err(), "shredded key replaced by another");
+        assert!(
+            other.open(&s, "req-1").is_err(),
+            "shredded key replaced by another"
+        );
         let mut t = s.clone();
         t.ciphertext[0] ^= 1;
         assert!(k.open(&t, "req-1").is_err());

@@ -143,7 +143,9 @@ impl MerkleTree {
             if self.levels.len() <= level {
                 self.levels.push(Vec::new());
             }
-            let Some(row) = self.levels.get_mut(level) else { break };
+            let Some(row) = self.levels.get_mut(level) else {
+                break;
+            };
             row.push(h);
             if idx & 1 == 0 {
                 break;
@@ -172,7 +174,7 @@ impl MerkleTree {
 
     /// MTH of leaves `[start, start + len)`, `len >= 1`, the range inside the tree.
     fn mth(&self, start: u64, len: u64) -> Option<Hash> {
-        if len.is_power_of_two() && start % len == 0 {
+        if len.is_power_of_two() && start.is_multiple_of(len) {
             return self.node(len.trailing_zeros(), start / len);
         }
         let k = split(len);
@@ -429,7 +431,12 @@ mod tests {
         for (i, l) in CT_LEAVES.iter().enumerate() {
             c.push(leaf_hash(&hex::decode(l).unwrap()));
             assert_eq!(c.root(), h(CT_ROOTS[i]), "compact range at size {}", i + 1);
-            assert_eq!(t.root_at(i as u64 + 1).unwrap(), h(CT_ROOTS[i]), "size {}", i + 1);
+            assert_eq!(
+                t.root_at(i as u64 + 1).unwrap(),
+                h(CT_ROOTS[i]),
+                "size {}",
+                i + 1
+            );
         }
         // A wrong root is not accepted: the vectors are distinct per size.
         assert_ne!(t.root_at(7).unwrap(), h(CT_ROOTS[7]));
@@ -481,8 +488,20 @@ mod tests {
                 h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
             ]
         );
-        assert!(verify_consistency(6, 8, &h(CT_ROOTS[5]), &h(CT_ROOTS[7]), &p6));
-        assert!(!verify_consistency(5, 8, &h(CT_ROOTS[4]), &h(CT_ROOTS[7]), &p6));
+        assert!(verify_consistency(
+            6,
+            8,
+            &h(CT_ROOTS[5]),
+            &h(CT_ROOTS[7]),
+            &p6
+        ));
+        assert!(!verify_consistency(
+            5,
+            8,
+            &h(CT_ROOTS[4]),
+            &h(CT_ROOTS[7]),
+            &p6
+        ));
     }
 
     #[test]
@@ -531,7 +550,10 @@ mod tests {
             let root = t.root_at(n).unwrap();
             for i in 0..n {
                 let p = t.inclusion_proof(i, n).unwrap();
-                assert!(verify_inclusion(&t.leaf(i).unwrap(), i, n, &p, &root), "{i}/{n}");
+                assert!(
+                    verify_inclusion(&t.leaf(i).unwrap(), i, n, &p, &root),
+                    "{i}/{n}"
+                );
             }
             for m in 0..=n {
                 let p = t.consistency_proof(m, n).unwrap();
