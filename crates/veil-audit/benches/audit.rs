@@ -8,6 +8,7 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
 
 use std::io::Cursor;
 use std::time::Duration;

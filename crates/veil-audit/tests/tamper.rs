@@ -24,7 +24,7 @@ fn event(i: u64, digester: &TextDigester, subject: &SubjectKey) -> Event {
     match i % 4 {
         0 => Event::Request(RequestEvent {
             model: "gpt-4o-mini".into(),
-            verdict: if i % 8 == 0 {
+            verdict: if i.is_multiple_of(8) {
                 Verdict::Deny
             } else {
                 Verdict::Allow
