@@ -558,3 +558,21 @@ thread_local! {
         build_log(dir.path())
     };
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The fuzz target's body on arbitrary input after a valid header: reported, never a panic.
+    #[test]
+    fn arbitrary_lines_after_a_header_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..400), cut in any::<prop::sample::Index>()) {
+        let key = signer().verifier();
+        let mut file = Line::header(&key, &CompactRange::new(), &[0; 32]).to_json_line().into_bytes();
+        // Half the time, splice a real log prefix in so record and checkpoint paths run too.
+        let text = FIXTURE.with(|f| f.clone());
+        let prefix = &text.as_bytes()[text.find('\n').unwrap() + 1..];
+        file.extend_from_slice(&prefix[..cut.index(prefix.len())]);
+        file.extend_from_slice(&tail);
+        // The header is valid, so the outcome is always a report (never an error or a panic).
+        prop_assert!(verify_file(Cursor::new(&file), &key).is_ok());
+    }
+}
