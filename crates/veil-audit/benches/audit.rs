@@ -133,6 +133,44 @@ fn bench_append(c: &mut Criterion) {
             );
         });
     }
+    // Durable, concurrent: N threads each wait for their own record to be on disk
+    // (`append_durable`), sharing fsyncs through leader/follower group commit. This is the
+    // gateway's situation: one durable record per request before forwarding.
+    for threads in [1usize, 8, 32] {
+        let per_thread = 4096 / threads as u64;
+        g.throughput(Throughput::Elements(per_thread * threads as u64));
+        g.bench_function(format!("file_group_commit/threads_{threads}"), |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = tempfile::tempdir_in(&base).unwrap();
+                    let path = dir.path().join("audit.jsonl");
+                    let s = signer();
+                    let sink = FileLog::create(&path, &s.verifier()).unwrap();
+                    let log = GroupCommitLog::new(
+                        sink,
+                        LogState::default(),
+                        s,
+                        CheckpointPolicy::default(),
+                    );
+                    let started = std::time::Instant::now();
+                    std::thread::scope(|sc| {
+                        for _ in 0..threads {
+                            let (log, d) = (&log, &d);
+                            sc.spawn(move || {
+                                for i in 0..per_thread {
+                                    log.append_durable(i, "key:alice", "req", request(i, d))
+                                        .unwrap();
+                                }
+                            });
+                        }
+                    });
+                    total += started.elapsed();
+                }
+                total
+            });
+        });
+    }
     g.finish();
 }
 
