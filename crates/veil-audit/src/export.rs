@@ -69,6 +69,22 @@ pub enum Line {
         /// The note text.
         text: String,
     },
+    /// First line of a selection export: chosen records, each with an inclusion proof.
+    Selection {
+        /// Always [`FORMAT`].
+        format: String,
+        /// The C2SP verifier key of the log.
+        verifier_key: String,
+    },
+    /// The inclusion proof of the record on the line before (selection exports).
+    Inclusion {
+        /// The record's seq.
+        seq: u64,
+        /// Size of the checkpoint the proof leads to.
+        size: u64,
+        /// Proof hashes, hex.
+        proof: Vec<String>,
+    },
     /// A consistency proof between two checkpoints of the file.
     Consistency {
         /// Older size.
@@ -180,6 +196,13 @@ pub fn verify_file<R: BufRead>(reader: R, key: &VerifierKey) -> Result<Report, E
         Some(Ok(l)) => l,
     };
     let mut v = match serde_json::from_slice::<Line>(&first) {
+        Ok(Line::Selection {
+            format,
+            verifier_key,
+        }) => {
+            check_header(&format, &verifier_key, key)?;
+            return Ok(verify_selection(lines, key));
+        }
         Ok(Line::Header {
             format,
             verifier_key,
@@ -235,7 +258,13 @@ pub fn verify_file<R: BufRead>(reader: R, key: &VerifierKey) -> Result<Report, E
                     }
                 }
             }
-            Ok(Line::Header { .. }) => v.malformed(position, "a second header".into()),
+            Ok(Line::Header { .. } | Line::Selection { .. }) => {
+                v.malformed(position, "a second header".into())
+            }
+            Ok(Line::Inclusion { .. }) => v.malformed(
+                position,
+                "an inclusion proof outside a selection export".into(),
+            ),
             Err(e) => v.malformed(
                 position,
                 format!("not a valid line: {}", strip_json_position(&e)),
@@ -333,4 +362,236 @@ pub fn write_export<S: AuditSource, W: Write>(
     out.write_all(&buf).map_err(ExportError::Write)?;
     out.flush().map_err(ExportError::Write)?;
     Ok(written)
+}
+
+fn check_header(format: &str, verifier_key: &str, key: &VerifierKey) -> Result<(), ExportError> {
+    if format != FORMAT {
+        return Err(ExportError::Header(format!("unknown format `{format}`")));
+    }
+    if verifier_key != key.to_string() {
+        return Err(ExportError::Header(format!(
+            "file is for key `{verifier_key}`, not the given key `{key}`"
+        )));
+    }
+    Ok(())
+}
+
+/// Verifies the lines after a `selection` header: checkpoints (signature), then records each
+/// followed by an inclusion proof into a verified checkpoint. A selection proves that each
+/// record it holds is in the signed log, unaltered; it cannot show what was left out (that is
+/// what a full export is for).
+fn verify_selection<I>(lines: I, key: &VerifierKey) -> Report
+where
+    I: Iterator<Item = std::io::Result<Vec<u8>>>,
+{
+    use crate::record::AuditRecord;
+    use crate::tree::{leaf_hash, verify_inclusion};
+    use crate::verify::{CheckpointFault, CheckpointFaultKind, FaultKind, RecordFault};
+
+    let mut report = Report {
+        selection: true,
+        ..Report::default()
+    };
+    let mut roots: std::collections::BTreeMap<u64, Hash> = std::collections::BTreeMap::new();
+    let mut open: Option<(StoredRecord, u64)> = None;
+    let mut last_seq: Option<u64> = None;
+    let fault = |report: &mut Report, kind, seq, position, detail: String| {
+        if report.first_fault.is_none() {
+            report.first_fault = Some(RecordFault {
+                kind,
+                seq,
+                position,
+                detail,
+            });
+        }
+    };
+    let mut position = 1u64;
+    for line in lines {
+        position += 1;
+        let Ok(line) = line else {
+            fault(
+                &mut report,
+                FaultKind::Malformed,
+                0,
+                position,
+                "unreadable line".into(),
+            );
+            break;
+        };
+        if line.is_empty() {
+            continue;
+        }
+        if let Some((r, pos)) = open.as_ref()
+            && !matches!(
+                serde_json::from_slice::<Line>(&line),
+                Ok(Line::Inclusion { .. })
+            )
+        {
+            let detail = "no inclusion proof follows the record".to_string();
+            fault(&mut report, FaultKind::Malformed, r.seq, *pos, detail);
+            open = None;
+        }
+        match serde_json::from_slice::<Line>(&line) {
+            Ok(Line::Checkpoint { text }) => match SignedCheckpoint::parse(&text) {
+                Ok(cp) => match key.verify(&cp) {
+                    Ok(()) => {
+                        roots.insert(cp.checkpoint.size, cp.checkpoint.root);
+                        report.checkpoints_verified += 1;
+                        report.signed_size = report.signed_size.max(Some(cp.checkpoint.size));
+                    }
+                    Err(e) => report.checkpoint_faults.push(CheckpointFault {
+                        position,
+                        size: cp.checkpoint.size,
+                        kind: CheckpointFaultKind::BadSignature(e.to_string()),
+                    }),
+                },
+                Err(e) => report.checkpoint_faults.push(CheckpointFault {
+                    position,
+                    size: 0,
+                    kind: CheckpointFaultKind::Malformed(e.to_string()),
+                }),
+            },
+            Ok(Line::Record { seq, leaf, record }) => {
+                if last_seq.is_some_and(|l| seq <= l) {
+                    let detail = format!("record {seq} after record {}", last_seq.unwrap_or(0));
+                    fault(&mut report, FaultKind::Reordered, seq, position, detail);
+                }
+                last_seq = Some(seq);
+                match parse_record(seq, &leaf, &record) {
+                    Ok(r) if leaf_hash(&r.bytes) != r.leaf => {
+                        let detail = "record bytes do not match their leaf hash".to_string();
+                        fault(&mut report, FaultKind::Modified, seq, position, detail);
+                    }
+                    Ok(r) => match AuditRecord::decode(&r.bytes) {
+                        Ok(rec) if rec.seq == seq => open = Some((r, position)),
+                        Ok(rec) => {
+                            let detail =
+                                format!("row says seq {seq} but its record says {}", rec.seq);
+                            fault(&mut report, FaultKind::Modified, seq, position, detail);
+                        }
+                        Err(e) => fault(
+                            &mut report,
+                            FaultKind::Modified,
+                            seq,
+                            position,
+                            e.to_string(),
+                        ),
+                    },
+                    Err(e) => fault(&mut report, FaultKind::Malformed, seq, position, e.into()),
+                }
+            }
+            Ok(Line::Inclusion { seq, size, proof }) => {
+                let Some((r, pos)) = open.take() else {
+                    let detail = "inclusion proof without its record".to_string();
+                    fault(&mut report, FaultKind::Malformed, seq, position, detail);
+                    continue;
+                };
+                let proof: Option<Vec<Hash>> = proof.iter().map(|h| parse_hash(h)).collect();
+                let ok = r.seq == seq
+                    && match (roots.get(&size), proof) {
+                        (Some(root), Some(p)) => verify_inclusion(&r.leaf, seq, size, &p, root),
+                        _ => false,
+                    };
+                if ok {
+                    report.proofs_verified += 1;
+                    report.size += 1;
+                } else {
+                    let detail = format!("not included in a signed checkpoint of size {size}");
+                    fault(&mut report, FaultKind::Modified, r.seq, pos, detail);
+                }
+            }
+            Ok(_) => fault(
+                &mut report,
+                FaultKind::Malformed,
+                0,
+                position,
+                "unexpected line".into(),
+            ),
+            Err(e) => {
+                let detail = format!("not a valid line: {}", strip_json_position(&e));
+                fault(&mut report, FaultKind::Malformed, 0, position, detail);
+            }
+        }
+    }
+    if let Some((r, pos)) = open {
+        fault(
+            &mut report,
+            FaultKind::Malformed,
+            r.seq,
+            pos,
+            "no inclusion proof follows the record".into(),
+        );
+    }
+    report
+}
+
+/// Writes a selection export: the records of `source` for which `select` is true, each with
+/// an inclusion proof into the latest checkpoint (records after it cannot be proven yet and
+/// are left out). Returns (records written, selected records left out as not yet signed).
+pub fn write_selection<S, W, F>(
+    source: &S,
+    key: &VerifierKey,
+    mut select: F,
+    mut out: W,
+) -> Result<(u64, u64), ExportError>
+where
+    S: AuditSource,
+    W: Write,
+    F: FnMut(&crate::record::AuditRecord) -> bool,
+{
+    let src_err = |e: S::Error| ExportError::Source(e.to_string());
+    let mut tree = MerkleTree::new();
+    let mut latest: Option<SignedCheckpoint> = None;
+    let mut chosen: Vec<StoredRecord> = Vec::new();
+    for entry in source.entries().map_err(src_err)? {
+        match entry.map_err(src_err)? {
+            Entry::Record(r) => {
+                tree.push(r.leaf);
+                let rec = crate::record::AuditRecord::decode(&r.bytes)
+                    .map_err(|e| ExportError::Source(format!("record {}: {e}", r.seq)))?;
+                if select(&rec) {
+                    chosen.push(r);
+                }
+            }
+            Entry::Checkpoint(cp) => {
+                if key.verify(&cp).is_ok() && cp.checkpoint.size <= tree.size() {
+                    latest = Some(cp);
+                }
+            }
+        }
+    }
+    let header = Line::Selection {
+        format: FORMAT.into(),
+        verifier_key: key.to_string(),
+    };
+    let mut buf = header.to_json_line();
+    let Some(cp) = latest else {
+        out.write_all(buf.as_bytes()).map_err(ExportError::Write)?;
+        return Ok((0, chosen.len() as u64));
+    };
+    let size = cp.checkpoint.size;
+    buf.push_str(&Line::checkpoint(&cp).to_json_line());
+    let mut written = 0u64;
+    let mut unsigned = 0u64;
+    for r in &chosen {
+        let Some(proof) = tree.inclusion_proof(r.seq, size) else {
+            unsigned += 1;
+            continue;
+        };
+        buf.push_str(&Line::record(r).to_json_line());
+        let line = Line::Inclusion {
+            seq: r.seq,
+            size,
+            proof: proof.iter().map(hex::encode).collect(),
+        };
+        buf.push_str(&line.to_json_line());
+        written += 1;
+        if buf.len() > (1 << 16) {
+            out.write_all(buf.as_bytes()).map_err(ExportError::Write)?;
+            buf.clear();
+        }
+    }
+    out.write_all(buf.as_bytes()).map_err(ExportError::Write)?;
+    out.flush().map_err(ExportError::Write)?;
+    Ok((written, unsigned))
 }

@@ -149,6 +149,8 @@ pub struct Report {
     pub signed_size: Option<u64>,
     /// Consistency proofs verified.
     pub proofs_verified: u64,
+    /// True for a selection export: `size` counts the records proven, not a tree size.
+    pub selection: bool,
     /// The first record fault, if any.
     pub first_fault: Option<RecordFault>,
     /// Every checkpoint fault.

@@ -14,7 +14,7 @@ use veil_audit::{
     AuditLog, AuditRecord, AuditSource, CheckpointPolicy, CheckpointSigner, ClassCounts,
     DecisionEvent, Entry, Event, ExportRange, FileLog, FileSource, Line, LogState, MerkleTree,
     RequestEvent, ResponseEvent, SignedCheckpoint, TextDigester, Verdict, VerifierKey, verify_file,
-    verify_inclusion, write_export,
+    verify_inclusion, write_export, write_selection,
 };
 
 /// Arguments of `veil audit`.
@@ -47,8 +47,10 @@ enum AuditCommand {
         /// The record's sequence number.
         seq: u64,
     },
-    /// Export records from a point on, with checkpoints and consistency proofs, for offline
-    /// verification with only the public key.
+    /// Export records for offline verification with only the public key. Without filters:
+    /// every record from a point on, with checkpoints and consistency proofs. With
+    /// `--principal` or `--decision`: only matching records, each with an inclusion proof
+    /// into the latest signed checkpoint.
     Export {
         /// The audit log file.
         #[arg(long)]
@@ -62,6 +64,12 @@ enum AuditCommand {
         /// First record sequence number to include.
         #[arg(long)]
         from_seq: Option<u64>,
+        /// Only records of this principal (selection export).
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only requests and decisions with this verdict (selection export).
+        #[arg(long, value_enum)]
+        decision: Option<DecisionArg>,
     },
     /// Print records (decoded, one JSON object a line), filtered.
     Log {
@@ -130,20 +138,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             out,
             since,
             from_seq,
-        } => export(&log, out.as_deref(), since.as_deref(), from_seq),
+            principal,
+            decision,
+        } => {
+            let since = since.as_deref().map(parse_time).transpose()?;
+            let filter = Filter {
+                since,
+                principal,
+                decision,
+            };
+            if filter.principal.is_some() || filter.decision.is_some() {
+                export_selection(&log, out.as_deref(), &filter, from_seq)
+            } else {
+                export(&log, out.as_deref(), filter.since, from_seq)
+            }
+        }
         AuditCommand::Log {
             log,
             since,
             principal,
             decision,
             limit,
-        } => query(
-            &log,
-            since.as_deref(),
-            principal.as_deref(),
-            decision,
-            limit,
-        ),
+        } => {
+            let since = since.as_deref().map(parse_time).transpose()?;
+            query(
+                &log,
+                &Filter {
+                    since,
+                    principal,
+                    decision,
+                },
+                limit,
+            )
+        }
         AuditCommand::Keygen { name, out } => keygen(&name, &out),
         AuditCommand::Demo {
             log,
@@ -184,6 +211,18 @@ fn verify(file: &Path, public_key: &str, strict: bool) -> anyhow::Result<ExitCod
     for f in &report.checkpoint_faults {
         eprintln!("veil: audit: `{name}`: {f}");
         failed = true;
+    }
+    if report.selection {
+        if failed || report.checkpoints_verified == 0 {
+            eprintln!("veil: audit: `{name}`: verification FAILED");
+            return Ok(ExitCode::from(1));
+        }
+        println!(
+            "ok: selection of {} records, each proven included in a checkpoint signed at size {}",
+            report.size,
+            report.signed_size.unwrap_or(0)
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let records = report.size - report.start;
     if records > 0 && report.checkpoints_verified == 0 && !failed {
@@ -255,6 +294,12 @@ fn read_tree(file: &Path) -> anyhow::Result<(VerifierKey, MerkleTree, Vec<Signed
             Line::Checkpoint { text } => cps.push(SignedCheckpoint::parse(&text).with_context(at)?),
             Line::Consistency { .. } => {}
             Line::Header { .. } => bail!("{}: unexpected second header", at()),
+            Line::Selection { .. } | Line::Inclusion { .. } => {
+                bail!(
+                    "{}: a selection export already carries its proofs; use `veil audit verify`",
+                    at()
+                )
+            }
         }
     }
     let key = key.with_context(|| format!("`{}` has no header", file.display()))?;
@@ -326,16 +371,65 @@ fn first_seq_since(src: &FileSource, since_ms: u64) -> anyhow::Result<u64> {
     Ok(last)
 }
 
+/// Record filters shared by `export` and `log`.
+struct Filter {
+    since: Option<u64>,
+    principal: Option<String>,
+    decision: Option<DecisionArg>,
+}
+
+impl Filter {
+    fn matches(&self, rec: &AuditRecord) -> bool {
+        let want = self.decision.map(|d| match d {
+            DecisionArg::Allow => Verdict::Allow,
+            DecisionArg::Deny => Verdict::Deny,
+        });
+        !(self.since.is_some_and(|s| rec.time_ms < s)
+            || self
+                .principal
+                .as_deref()
+                .is_some_and(|p| rec.principal != p)
+            || want.is_some_and(|w| rec.event.verdict() != Some(w)))
+    }
+}
+
+fn export_selection(
+    log: &Path,
+    out: Option<&Path>,
+    filter: &Filter,
+    from_seq: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let src = FileSource::new(log);
+    let key = src.verifier_key()?;
+    let from = from_seq.unwrap_or(0);
+    let select = |r: &AuditRecord| r.seq >= from && filter.matches(r);
+    let (n, unsigned) = match out {
+        Some(path) => {
+            let f = File::create(path)
+                .with_context(|| format!("cannot create `{}`", path.display()))?;
+            write_selection(&src, &key, select, BufWriter::new(f))?
+        }
+        None => write_selection(&src, &key, select, std::io::stdout().lock())?,
+    };
+    eprintln!("veil: audit: exported {n} matching records, each with an inclusion proof");
+    if unsigned > 0 {
+        eprintln!(
+            "veil: audit: warning: {unsigned} matching records are newer than the latest checkpoint and were left out"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn export(
     log: &Path,
     out: Option<&Path>,
-    since: Option<&str>,
+    since: Option<u64>,
     from_seq: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
     let src = FileSource::new(log);
     let key = src.verifier_key()?;
     let start = match (since, from_seq) {
-        (Some(s), _) => first_seq_since(&src, parse_time(s)?)?,
+        (Some(s), _) => first_seq_since(&src, s)?,
         (None, Some(seq)) => seq,
         (None, None) => 0,
     };
@@ -353,18 +447,7 @@ fn export(
     Ok(ExitCode::SUCCESS)
 }
 
-fn query(
-    log: &Path,
-    since: Option<&str>,
-    principal: Option<&str>,
-    decision: Option<DecisionArg>,
-    limit: Option<u64>,
-) -> anyhow::Result<ExitCode> {
-    let since = since.map(parse_time).transpose()?;
-    let want = decision.map(|d| match d {
-        DecisionArg::Allow => Verdict::Allow,
-        DecisionArg::Deny => Verdict::Deny,
-    });
+fn query(log: &Path, filter: &Filter, limit: Option<u64>) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut shown = 0u64;
     for (i, line) in open(log)?.lines().enumerate() {
@@ -377,10 +460,7 @@ fn query(
             .map_err(|e| anyhow::anyhow!("`{}` line {n}: {e}", log.display()))?;
         let rec = AuditRecord::decode(&sr.bytes)
             .with_context(|| format!("`{}` line {n}", log.display()))?;
-        if since.is_some_and(|s| rec.time_ms < s)
-            || principal.is_some_and(|p| rec.principal != p)
-            || want.is_some_and(|w| rec.event.verdict() != Some(w))
-        {
+        if !filter.matches(&rec) {
             continue;
         }
         serde_json::to_writer(&mut out, &rec)?;

@@ -111,6 +111,52 @@ fn exported_file_verifies_offline_and_tampering_exits_1_naming_the_record() {
         String::from_utf8_lossy(&ok.stderr)
     );
 
+    // A selection: alice's denials, each with an inclusion proof.
+    let out = veil(
+        d.path(),
+        &[
+            "audit",
+            "export",
+            "--log",
+            "audit.jsonl",
+            "--principal",
+            "key:alice",
+            "--decision",
+            "deny",
+            "--out",
+            "sel.jsonl",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sel = std::fs::read_to_string(d.path().join("sel.jsonl")).unwrap();
+    assert!(
+        sel.lines()
+            .filter(|l| l.starts_with("{\"type\":\"inclusion\""))
+            .count()
+            >= 1
+    );
+    let ok = veil(
+        d.path(),
+        &[
+            "audit",
+            "verify",
+            "--file",
+            "sel.jsonl",
+            "--public-key",
+            &public,
+        ],
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
     // Delete the row of record 30.
     let text = std::fs::read_to_string(d.path().join("export.jsonl")).unwrap();
     let kept: Vec<&str> = text
