@@ -106,7 +106,7 @@ fn bench_append(c: &mut Criterion) {
     let base = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     std::fs::create_dir_all(&base).unwrap();
     for batch in [1u64, 16, 64, 256] {
-        let total = 1024u64.max(batch * 4);
+        let total = (batch * 16).max(256);
         g.throughput(Throughput::Elements(total));
         g.bench_function(format!("file_durable/batch_{batch}"), |b| {
             b.iter_batched(
@@ -136,8 +136,9 @@ fn bench_append(c: &mut Criterion) {
     // Durable, concurrent: N threads each wait for their own record to be on disk
     // (`append_durable`), sharing fsyncs through leader/follower group commit. This is the
     // gateway's situation: one durable record per request before forwarding.
-    for threads in [1usize, 8, 32] {
-        let per_thread = 4096 / threads as u64;
+    for threads in [1usize, 16, 64, 256] {
+        // 64 records a thread: a single thread pays one fsync per record.
+        let per_thread = 64u64;
         g.throughput(Throughput::Elements(per_thread * threads as u64));
         g.bench_function(format!("file_group_commit/threads_{threads}"), |b| {
             b.iter_custom(|iters| {

@@ -605,7 +605,10 @@ mod tests {
         let ok = r#"{"type":"checkpoint","text":"x"}"#;
         assert!(serde_json::from_str::<Line>(ok).is_ok());
         let extra = r#"{"type":"checkpoint","text":"x","extra":1}"#;
-        assert!(serde_json::from_str::<Line>(extra).is_err(), "unknown field");
+        assert!(
+            serde_json::from_str::<Line>(extra).is_err(),
+            "unknown field"
+        );
         let kind = r#"{"type":"checkpoints","text":"x"}"#;
         assert!(serde_json::from_str::<Line>(kind).is_err(), "unknown type");
         let h = "ab".repeat(32);
@@ -613,6 +616,9 @@ mod tests {
         assert!(parse_hash(&h.to_uppercase()).is_none(), "uppercase hex");
         assert!(parse_hash(&h[..62]).is_none());
         assert!(parse_record(0, &h, "AA==").is_ok());
-        assert!(parse_record(0, &h, "AB==").is_err(), "non-canonical base64 padding bits");
+        assert!(
+            parse_record(0, &h, "AB==").is_err(),
+            "non-canonical base64 padding bits"
+        );
     }
 }
