@@ -189,6 +189,18 @@ pub enum ExportError {
 /// `Err` means the file is not a Veil audit file for this key (missing or foreign header);
 /// everything else, including unreadable lines, is reported in the [`Report`].
 pub fn verify_file<R: BufRead>(reader: R, key: &VerifierKey) -> Result<Report, ExportError> {
+    verify_file_with(reader, key, &[])
+}
+
+/// [`verify_file`], also holding the file to checkpoints the auditor kept from earlier (from
+/// a witness, a previous export, a ticket): each must be signed by the key and its root must
+/// match the records at its size. This catches a log cut back, or rewritten, below a
+/// checkpoint that the attacker removed from the file. They are reported at position 0.
+pub fn verify_file_with<R: BufRead>(
+    reader: R,
+    key: &VerifierKey,
+    trusted: &[SignedCheckpoint],
+) -> Result<Report, ExportError> {
     let mut lines = reader.split(b'\n');
     let first = match lines.next() {
         None => return Err(ExportError::Header("empty file".into())),
@@ -225,7 +237,11 @@ pub fn verify_file<R: BufRead>(reader: R, key: &VerifierKey) -> Result<Report, E
             let prev = parse_hash(&prev_leaf)
                 .filter(|p| start > 0 || *p == [0; 32])
                 .ok_or_else(|| ExportError::Header("bad `prev_leaf`".into()))?;
-            Verifier::resume(key.clone(), frontier, prev)
+            let mut v = Verifier::resume(key.clone(), frontier, prev);
+            for cp in trusted {
+                v.checkpoint(cp.clone(), 0);
+            }
+            v
         }
         _ => return Err(ExportError::Header("not a veil audit header".into())),
     };

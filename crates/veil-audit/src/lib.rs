@@ -69,7 +69,9 @@ pub use checkpoint::{
 pub use crypto::{
     DIGEST_KEY_INFO, SIGNING_KEY_INFO, SealError, SubjectKey, TextDigester, derive_key,
 };
-pub use export::{ExportError, ExportRange, Line, verify_file, write_export, write_selection};
+pub use export::{
+    ExportError, ExportRange, Line, verify_file, verify_file_with, write_export, write_selection,
+};
 pub use log::{AuditLog, Commit, GroupCommitLog, LogError};
 pub use record::{
     AuditRecord, ClassCounts, DataReleaseEvent, DecisionEvent, DecodeError, Event, KeyChange,

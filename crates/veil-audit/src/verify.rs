@@ -69,10 +69,14 @@ pub struct RecordFault {
 
 impl std::fmt::Display for RecordFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = match self.position {
+            0 => "against a kept checkpoint".to_string(),
+            p => format!("at line {p}"),
+        };
         write!(
             f,
-            "record {} {} (at line {}): {}",
-            self.seq, self.kind, self.position, self.detail
+            "record {} {} ({at}): {}",
+            self.seq, self.kind, self.detail
         )
     }
 }
@@ -114,10 +118,10 @@ pub struct CheckpointFault {
 
 impl std::fmt::Display for CheckpointFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = format!(
-            "checkpoint for size {} (at line {})",
-            self.size, self.position
-        );
+        let at = match self.position {
+            0 => format!("kept checkpoint for size {}", self.size),
+            p => format!("checkpoint for size {} (at line {p})", self.size),
+        };
         match &self.kind {
             CheckpointFaultKind::Malformed(e) => write!(f, "{at}: {e}"),
             CheckpointFaultKind::BadSignature(e) => write!(f, "{at}: {e}"),

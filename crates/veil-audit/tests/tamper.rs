@@ -676,3 +676,33 @@ proptest! {
 thread_local! {
     static SELECTION: String = FIXTURE.with(|f| selection(f, "key:bob").0);
 }
+
+#[test]
+fn a_kept_checkpoint_catches_a_log_cut_back_below_it() {
+    let (_d, text) = fixture();
+    let ls = lines(&text);
+    let kept = {
+        let v: serde_json::Value = serde_json::from_str(&ls[checkpoint_line(&ls, 32)]).unwrap();
+        SignedCheckpoint::parse(v["text"].as_str().unwrap()).unwrap()
+    };
+    // Cut the file after record 23 (and its checkpoints): consistent on its own.
+    let cut: Vec<String> = ls[..record_line(&ls, 24)].to_vec();
+    let key = signer().verifier();
+    let alone = verify_file(Cursor::new(join(&cut)), &key).unwrap();
+    assert!(
+        alone.is_ok(),
+        "a truncated file is self-consistent: {alone:?}"
+    );
+    let held =
+        verify_file_with(Cursor::new(join(&cut)), &key, std::slice::from_ref(&kept)).unwrap();
+    assert_eq!(fault(&held), (FaultKind::Deleted, 24));
+    assert_eq!(
+        held.first_fault.unwrap().position,
+        0,
+        "reported against the kept checkpoint"
+    );
+    // The intact file passes with the kept checkpoint (pair).
+    let full = verify_file_with(Cursor::new(text.as_bytes()), &key, &[kept]).unwrap();
+    assert!(full.is_ok(), "{full:?}");
+    assert_eq!(full.checkpoints_verified, N / 8 + 1);
+}

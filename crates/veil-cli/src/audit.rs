@@ -13,8 +13,8 @@ use veil_audit::export::parse_hash;
 use veil_audit::{
     AuditLog, AuditRecord, AuditSource, CheckpointPolicy, CheckpointSigner, ClassCounts,
     DecisionEvent, Entry, Event, ExportRange, FileLog, FileSource, Line, LogState, MerkleTree,
-    RequestEvent, ResponseEvent, SignedCheckpoint, TextDigester, Verdict, VerifierKey, verify_file,
-    verify_inclusion, write_export, write_selection,
+    RequestEvent, ResponseEvent, SignedCheckpoint, TextDigester, Verdict, VerifierKey,
+    verify_file_with, verify_inclusion, write_export, write_selection,
 };
 
 /// Arguments of `veil audit`.
@@ -38,6 +38,10 @@ enum AuditCommand {
         /// Also fail when the last records are not yet covered by a signed checkpoint.
         #[arg(long)]
         strict: bool,
+        /// A checkpoint kept from earlier (a file holding the note text, as printed by
+        /// `veil audit proof`): the log must still contain it. Repeatable.
+        #[arg(long)]
+        trusted_checkpoint: Vec<PathBuf>,
     },
     /// Print the inclusion proof of record SEQ against the latest signed checkpoint.
     Proof {
@@ -131,7 +135,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             file,
             public_key,
             strict,
-        } => verify(&file, &public_key, strict),
+            trusted_checkpoint,
+        } => verify(&file, &public_key, strict, &trusted_checkpoint),
         AuditCommand::Proof { file, seq } => proof(&file, seq),
         AuditCommand::Export {
             log,
@@ -198,9 +203,22 @@ fn open(path: &Path) -> anyhow::Result<BufReader<File>> {
     })?))
 }
 
-fn verify(file: &Path, public_key: &str, strict: bool) -> anyhow::Result<ExitCode> {
+fn verify(
+    file: &Path,
+    public_key: &str,
+    strict: bool,
+    trusted: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
     let key = read_public_key(public_key)?;
-    let report = verify_file(open(file)?, &key)
+    let mut kept = Vec::new();
+    for path in trusted {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read checkpoint `{}`", path.display()))?;
+        let cp = SignedCheckpoint::parse(&text)
+            .with_context(|| format!("`{}` is not a checkpoint note", path.display()))?;
+        kept.push(cp);
+    }
+    let report = verify_file_with(open(file)?, &key, &kept)
         .with_context(|| format!("cannot verify `{}`", file.display()))?;
     let name = file.display();
     let mut failed = false;

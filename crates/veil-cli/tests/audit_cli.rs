@@ -261,3 +261,132 @@ fn proof_and_filtered_log() {
     );
     assert_eq!(future.stdout.len(), 0);
 }
+
+#[test]
+fn a_writer_killed_mid_write_leaves_a_log_that_reopens_and_verifies() {
+    let (d, public) = setup();
+    let path = d.path().join("audit.jsonl");
+    let before = std::fs::metadata(&path).unwrap().len();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .current_dir(d.path())
+        .args([
+            "audit",
+            "demo",
+            "--log",
+            "audit.jsonl",
+            "--key",
+            "signing.key",
+        ])
+        .args([
+            "--records",
+            "10000000",
+            "--batch",
+            "7",
+            "--checkpoint-every",
+            "50",
+        ])
+        .spawn()
+        .unwrap();
+    // Let it write a while, then SIGKILL it in the middle of its work.
+    for _ in 0..6000 {
+        if std::fs::metadata(&path).unwrap().len() > before + 200_000
+            || child.try_wait().unwrap().is_some()
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > before,
+        "the writer wrote before it died"
+    );
+    // Reopening truncates a torn last line (never acknowledged) and continues the chain.
+    let out = veil(
+        d.path(),
+        &[
+            "audit",
+            "demo",
+            "--log",
+            "audit.jsonl",
+            "--key",
+            "signing.key",
+            "--records",
+            "3",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ok = veil(
+        d.path(),
+        &[
+            "audit",
+            "verify",
+            "--file",
+            "audit.jsonl",
+            "--public-key",
+            &public,
+            "--strict",
+        ],
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn a_kept_checkpoint_catches_a_truncated_log() {
+    let (d, public) = setup();
+    let out = veil(d.path(), &["audit", "proof", "--file", "audit.jsonl", "50"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    std::fs::write(d.path().join("kept.txt"), v["checkpoint"].as_str().unwrap()).unwrap();
+    let ok = veil(
+        d.path(),
+        &[
+            "audit",
+            "verify",
+            "--file",
+            "audit.jsonl",
+            "--public-key",
+            &public,
+            "--trusted-checkpoint",
+            "kept.txt",
+        ],
+    );
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // Keep only the first 30 records and their checkpoints.
+    let text = std::fs::read_to_string(d.path().join("audit.jsonl")).unwrap();
+    let cut = text.find("{\"type\":\"record\",\"seq\":30,").unwrap();
+    std::fs::write(d.path().join("cut.jsonl"), &text[..cut]).unwrap();
+    let bad = veil(
+        d.path(),
+        &[
+            "audit",
+            "verify",
+            "--file",
+            "cut.jsonl",
+            "--public-key",
+            &public,
+            "--trusted-checkpoint",
+            "kept.txt",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("record 30 deleted (against a kept checkpoint)"),
+        "{err}"
+    );
+}
