@@ -393,6 +393,12 @@ impl CheckpointSchedule {
                 || now_ms.saturating_sub(self.last_time_ms) >= self.policy.every_ms)
     }
 
+    /// The size of the last checkpoint.
+    #[must_use]
+    pub fn last_size(&self) -> u64 {
+        self.last_size
+    }
+
     /// Records that a checkpoint was signed.
     pub fn signed(&mut self, size: u64, now_ms: u64) {
         self.last_size = size;

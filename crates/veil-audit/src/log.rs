@@ -87,7 +87,8 @@ impl Sequencer {
     fn take(&mut self, now_ms: u64, force: bool) -> Option<Batch> {
         let size = self.tree.size();
         let sign = if force {
-            size > 0
+            // Forced: sign unless the tree is empty or already signed at this size.
+            size > 0 && size != self.schedule.last_size()
         } else {
             self.schedule.is_due(size, now_ms)
         };
@@ -490,5 +491,9 @@ mod tests {
         let cp = log.tick(150, false).unwrap().unwrap();
         assert_eq!(cp.checkpoint.size, 1);
         assert!(log.tick(1000, false).unwrap().is_none(), "nothing new");
+        assert!(
+            log.tick(2000, true).unwrap().is_none(),
+            "already signed at this size"
+        );
     }
 }
