@@ -282,9 +282,7 @@ fn read_tree(file: &Path) -> anyhow::Result<(VerifierKey, MerkleTree, Vec<Signed
         let n = i + 1;
         let line = line.with_context(|| format!("cannot read `{}` line {n}", file.display()))?;
         let at = || format!("`{}` line {n}", file.display());
-        match serde_json::from_str::<Line>(&line)
-            .with_context(|| format!("{}: not a valid line", at()))?
-        {
+        match parse_line(&line).with_context(at)? {
             Line::Header {
                 verifier_key,
                 start,
@@ -363,6 +361,17 @@ fn proof(file: &Path, seq: u64) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Parses one line; the error names only the problem and column, never the line's content.
+fn parse_line(line: &str) -> anyhow::Result<Line> {
+    serde_json::from_str::<Line>(line).map_err(|e| {
+        anyhow::anyhow!(
+            "not a valid audit line ({:?} error at column {})",
+            e.classify(),
+            e.column()
+        )
+    })
 }
 
 fn parse_time(s: &str) -> anyhow::Result<u64> {
@@ -471,7 +480,8 @@ fn query(log: &Path, filter: &Filter, limit: Option<u64>) -> anyhow::Result<Exit
     for (i, line) in open(log)?.lines().enumerate() {
         let n = i + 1;
         let line = line.with_context(|| format!("cannot read `{}` line {n}", log.display()))?;
-        let Ok(Line::Record { seq, leaf, record }) = serde_json::from_str::<Line>(&line) else {
+        let parsed = parse_line(&line).with_context(|| format!("`{}` line {n}", log.display()))?;
+        let Line::Record { seq, leaf, record } = parsed else {
             continue;
         };
         let sr = veil_audit::export::parse_record(seq, &leaf, &record)
