@@ -274,6 +274,10 @@ impl<S: AuditSink> GroupCommitLog<S> {
             // Become the leader: write everything pending, ours included.
             st.leader = true;
             let batch = st.seq.take(time_ms, false);
+            let mut guard = LeaderGuard {
+                log: self,
+                done: false,
+            };
             drop(st);
             let result = match &batch {
                 Some(b) => {
@@ -283,6 +287,7 @@ impl<S: AuditSink> GroupCommitLog<S> {
                 None => Ok(()),
             };
             st = self.lock()?;
+            guard.done = true;
             st.leader = false;
             self.durable_changed.notify_all();
             match (result, batch) {
@@ -317,12 +322,17 @@ impl<S: AuditSink> GroupCommitLog<S> {
             return Ok(None);
         };
         st.leader = true;
+        let mut guard = LeaderGuard {
+            log: self,
+            done: false,
+        };
         drop(st);
         let result = {
             let mut sink = self.sink.lock().map_err(|_| LogError::Poisoned)?;
             sink.append(&batch.records, batch.checkpoint.as_ref())
         };
         let mut st = self.lock()?;
+        guard.done = true;
         st.leader = false;
         self.durable_changed.notify_all();
         match result {
@@ -340,6 +350,29 @@ impl<S: AuditSink> GroupCommitLog<S> {
     /// Records durable so far.
     pub fn durable_size(&self) -> Result<u64, LogError<S::Error>> {
         Ok(self.lock()?.durable)
+    }
+}
+
+/// Clears the leader flag and poisons the log if a leader leaves without finishing (its sink
+/// panicked or a lock was poisoned), so that followers get an error instead of waiting forever.
+struct LeaderGuard<'a, S: AuditSink> {
+    log: &'a GroupCommitLog<S>,
+    done: bool,
+}
+
+impl<S: AuditSink> Drop for LeaderGuard<'_, S> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut st = self
+                .log
+                .shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            st.leader = false;
+            st.poisoned = true;
+            drop(st);
+            self.log.durable_changed.notify_all();
+        }
     }
 }
 
@@ -472,6 +505,39 @@ mod tests {
             single.append(0, "p", "r", event()),
             Err(LogError::Poisoned)
         ));
+    }
+
+    #[derive(Debug)]
+    struct PanickingSink;
+
+    impl AuditSink for PanickingSink {
+        type Error = std::io::Error;
+        fn append(
+            &mut self,
+            _: &[StoredRecord],
+            _: Option<&SignedCheckpoint>,
+        ) -> Result<(), std::io::Error> {
+            panic!("driver bug");
+        }
+    }
+
+    #[test]
+    fn a_panicking_sink_poisons_instead_of_hanging_followers() {
+        let log = GroupCommitLog::new(
+            PanickingSink,
+            LogState::default(),
+            signer(),
+            CheckpointPolicy::default(),
+        );
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            log.append_durable(0, "p", "r", event())
+        }));
+        assert!(first.is_err(), "the leader's sink panicked");
+        assert!(matches!(
+            log.append_durable(0, "p", "r", event()),
+            Err(LogError::Poisoned)
+        ));
+        assert!(matches!(log.tick(0, true), Err(LogError::Poisoned)));
     }
 
     #[test]
