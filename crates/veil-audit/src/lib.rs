@@ -56,6 +56,7 @@
 pub mod checkpoint;
 pub mod crypto;
 pub mod export;
+pub mod index;
 pub mod log;
 pub mod record;
 pub mod store;
@@ -72,6 +73,7 @@ pub use crypto::{
 pub use export::{
     ExportError, ExportRange, Line, verify_file, verify_file_with, write_export, write_selection,
 };
+pub use index::{InclusionProof, LogIndex};
 pub use log::{AuditLog, Commit, GroupCommitLog, LogError};
 pub use record::{
     AuditRecord, ClassCounts, DataReleaseEvent, DecisionEvent, DecodeError, Event, KeyChange,

@@ -766,3 +766,50 @@ fn independent_python_verifier_agrees() {
     ls.swap(a, b);
     assert_eq!(run("bad.jsonl", &join(&ls)).0, Some(1));
 }
+
+#[test]
+fn log_index_serves_proofs_only_for_signed_matching_checkpoints() {
+    let (d, text) = fixture();
+    let key = signer().verifier();
+    let index = LogIndex::from_source(&FileSource::new(&d.path().join("audit.jsonl"))).unwrap();
+    for seq in [0, 7, 8, 31, 39] {
+        let p = index.inclusion(seq, &key).unwrap();
+        assert_eq!(p.checkpoint.checkpoint.size, N, "latest checkpoint");
+        assert!(p.verify(&key));
+        let mut bad = p.clone();
+        bad.leaf[0] ^= 1;
+        assert!(!bad.verify(&key));
+    }
+    assert!(index.inclusion(N, &key).is_none());
+    let other = CheckpointSigner::from_seed("veil.test/audit", &[1; 32])
+        .unwrap()
+        .verifier();
+    assert!(
+        index.inclusion(3, &other).is_none(),
+        "no checkpoint from that key"
+    );
+    // A log whose record 35 was rewritten: the last checkpoint no longer matches, so the proof
+    // falls back to the checkpoint at 32 for early records and none exists for record 35.
+    let mut ls = lines(&text);
+    let i = record_line(&ls, 35);
+    let v: serde_json::Value = serde_json::from_str(&ls[i]).unwrap();
+    let mut rec = AuditRecord::decode(&B64.decode(v["record"].as_str().unwrap()).unwrap()).unwrap();
+    rec.principal = "key:mallory".into();
+    let bytes = rec.encode();
+    ls[i] = Line::record(&StoredRecord {
+        seq: 35,
+        leaf: leaf_hash(&bytes),
+        bytes,
+    })
+    .to_json_line()
+    .trim_end()
+    .to_string();
+    let path = d.path().join("rewritten.jsonl");
+    std::fs::write(&path, join(&ls)).unwrap();
+    let index = LogIndex::from_source(&FileSource::new(&path)).unwrap();
+    assert_eq!(
+        index.inclusion(3, &key).unwrap().checkpoint.checkpoint.size,
+        32
+    );
+    assert!(index.inclusion(35, &key).is_none());
+}
