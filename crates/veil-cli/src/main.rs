@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod guard;
+mod audit;
 
 /// Veil: the privacy and security layer for generative AI on sensitive data.
 #[derive(Debug, Parser)]
@@ -22,6 +23,8 @@ enum Command {
     Classes,
     /// Score prompts for prompt injection and jailbreak attempts (JSON lines in and out).
     Guard(guard::Args),
+    /// Verify, prove, export and query the tamper-evident audit log.
+    Audit(audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classes => classes(),
         Command::Guard(args) => guard::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(code) => code,
