@@ -301,6 +301,8 @@ impl Inner {
             || !word_bounded(text, &raw)
             || (spec.standalone && joined_token(text, &raw))
             || (spec.numeric && continues_digits(text, &raw))
+            // A host name right after `@` is the domain of an address, not a URL.
+            || (spec.class == DataClass::Url && prev_char(text, raw.start) == Some('@'))
         {
             return false;
         }

@@ -114,7 +114,7 @@ pub(crate) fn builtin() -> Vec<PatternSpec> {
         p("connection_string_password", C::Secret, r"(?i)[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:[^\s@/]{1,128}@[a-z0-9.-]+", 0.9).trim(T::UrlPassword),
         p("password_assignment", C::Secret, r#"(?i)(?-u:\b)(?:password|passwd|pwd|passphrase|secret|api[_-]?key|access[_-]?token|auth[_-]?token)["']?\s*(?:[:=]|\s(?:is|was)\s)\s*["']?[^\s"',;]{4,1024}"#, 0.85).trim(T::AfterSeparator),
         // --- Contact details.
-        p("email", C::EmailAddress, concat!(b!(), r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}", b!()), 0.95),
+        p("email", C::EmailAddress, concat!(b!(), r"[\p{L}\p{N}._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}", b!()), 0.95),
         p("url_scheme", C::Url, r"(?i)(?-u:\b)(?:https?|ftp|sftp|wss?)://[^\s<>\x22'`]{2,2048}", 0.9).trim(T::TrailingPunct),
         p("url_www", C::Url, concat!(r"(?i)(?-u:\b)(?:www\.[a-z0-9-]+(?:\.[a-z0-9-]+)*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.", tld!(), r")(?-u:\b)(?::\d{2,5})?(?:/[^\s<>\x22'`]*)?"), 0.6).trim(T::TrailingPunct),
         // --- Financial.
