@@ -97,6 +97,10 @@ impl Invalid {
     }
 }
 
+/// Lines of plain text are analyzed in batches of about this many bytes: one `analyze` call
+/// per batch instead of per line (context windows stop at line ends, so results are the same).
+const BATCH_BYTES: usize = 256 * 1024;
+
 /// Runs `veil scan`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let analyzer = build_analyzer(&args)?;
@@ -110,13 +114,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut sink = Sink {
+        out: BufWriter::with_capacity(1 << 16, stdout.lock()),
+        format: args.format,
+        offsets: args.offsets,
+        first_json: true,
+    };
+    let mut batch = Batch::default();
     let mut buf = Vec::new();
     let mut line_no = 0usize;
     let mut skipped = 0usize;
-    let mut first_json = true;
     if args.format == Format::Json {
-        out.write_all(b"[")?;
+        sink.out.write_all(b"[")?;
     }
     loop {
         buf.clear();
@@ -131,53 +140,145 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let text = match record_text(&buf, args.jsonl_field.as_deref()) {
             Ok(text) => text,
             Err(why) => {
+                batch.flush(&analyzer, &mut sink)?;
                 let msg = format!(
                     "{name} line {line_no}: {}",
                     why.describe(args.jsonl_field.as_deref())
                 );
                 if !args.skip_invalid {
-                    out.flush()?;
+                    sink.out.flush()?;
                     bail!("{msg} (use --skip-invalid to continue past bad records)");
                 }
                 skipped += 1;
                 if args.format == Format::Jsonl {
-                    out.write_all(b"{\"spans\":[],\"skipped\":true}\n")?;
+                    sink.out.write_all(b"{\"spans\":[],\"skipped\":true}\n")?;
                 }
                 continue;
             }
         };
-        let findings = analyzer.analyze(&text);
-        match args.format {
-            Format::Text => {
-                for f in &findings {
-                    let (s, e) = offsets(f, args.offsets);
-                    writeln!(out, "{line_no}:{s}-{e}\t{}\t{:.2}", f.class, f.score)?;
-                }
-            }
-            Format::Jsonl => {
-                write_spans(&mut out, None, &findings, args.offsets)?;
-                out.write_all(b"\n")?;
-            }
-            Format::Json => {
-                if !findings.is_empty() {
-                    if !first_json {
-                        out.write_all(b",")?;
-                    }
-                    first_json = false;
-                    out.write_all(b"\n")?;
-                    write_spans(&mut out, Some(line_no), &findings, args.offsets)?;
-                }
+        if args.jsonl_field.is_some() {
+            let spans: Vec<LineSpan> = analyzer
+                .analyze(&text)
+                .into_iter()
+                .map(LineSpan::from)
+                .collect();
+            sink.emit(line_no, &spans)?;
+        } else {
+            batch.push(line_no, &text);
+            if batch.text.len() >= BATCH_BYTES {
+                batch.flush(&analyzer, &mut sink)?;
             }
         }
     }
+    batch.flush(&analyzer, &mut sink)?;
     if args.format == Format::Json {
-        out.write_all(b"\n]\n")?;
+        sink.out.write_all(b"\n]\n")?;
     }
-    out.flush()?;
+    sink.out.flush()?;
     if skipped > 0 {
         eprintln!("veil: skipped {skipped} invalid record(s) of {line_no} in {name}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Plain-text lines waiting to be analyzed together.
+#[derive(Default)]
+struct Batch {
+    text: String,
+    /// (line number, byte offset, char offset) of each line start in `text`.
+    lines: Vec<(usize, usize, usize)>,
+    chars: usize,
+}
+
+impl Batch {
+    fn push(&mut self, line_no: usize, line: &str) {
+        self.lines.push((line_no, self.text.len(), self.chars));
+        self.text.push_str(line);
+        self.text.push('\n');
+        self.chars += line.chars().count() + 1;
+    }
+
+    /// Analyzes the batch and emits one result per line, offsets relative to the line.
+    fn flush(&mut self, analyzer: &Analyzer, sink: &mut Sink<impl Write>) -> anyhow::Result<()> {
+        let findings = analyzer.analyze(&self.text);
+        let mut next = findings.into_iter().peekable();
+        for (i, &(line_no, byte0, char0)) in self.lines.iter().enumerate() {
+            let byte_end = self.lines.get(i + 1).map_or(self.text.len(), |l| l.1);
+            let mut spans = Vec::new();
+            while let Some(f) = next.next_if(|f| f.bytes.start < byte_end) {
+                // A finding that runs past its line (only possible for multi-line values)
+                // is dropped, exactly as when each line is analyzed alone.
+                if f.bytes.end < byte_end {
+                    spans.push(LineSpan {
+                        bytes: f.bytes.start - byte0..f.bytes.end - byte0,
+                        chars: f.chars.start - char0..f.chars.end - char0,
+                        class: f.class,
+                        score: f.score,
+                    });
+                }
+            }
+            sink.emit(line_no, &spans)?;
+        }
+        self.text.clear();
+        self.lines.clear();
+        self.chars = 0;
+        Ok(())
+    }
+}
+
+/// A finding relative to its line or record.
+struct LineSpan {
+    bytes: std::ops::Range<usize>,
+    chars: std::ops::Range<usize>,
+    class: DataClass,
+    score: f32,
+}
+
+impl From<Finding> for LineSpan {
+    fn from(f: Finding) -> Self {
+        Self {
+            bytes: f.bytes,
+            chars: f.chars,
+            class: f.class,
+            score: f.score,
+        }
+    }
+}
+
+/// Where results go, in the chosen format.
+struct Sink<W: Write> {
+    out: W,
+    format: Format,
+    offsets: Offsets,
+    first_json: bool,
+}
+
+impl<W: Write> Sink<W> {
+    fn emit(&mut self, line_no: usize, spans: &[LineSpan]) -> anyhow::Result<()> {
+        match self.format {
+            Format::Text => {
+                for f in spans {
+                    let (s, e) = offsets(f, self.offsets);
+                    writeln!(self.out, "{line_no}:{s}-{e}\t{}\t{:.2}", f.class, f.score)?;
+                }
+            }
+            Format::Jsonl => {
+                write_spans(&mut self.out, None, spans, self.offsets)?;
+                self.out.write_all(b"\n")?;
+            }
+            Format::Json => {
+                if !spans.is_empty() {
+                    if !self.first_json {
+                        self.out.write_all(b",")?;
+                    }
+                    self.first_json = false;
+                    self.out.write_all(b"\n")?;
+                    write_spans(&mut self.out, Some(line_no), spans, self.offsets)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn build_analyzer(args: &Args) -> anyhow::Result<Analyzer> {
@@ -227,12 +328,15 @@ fn strip_newline(buf: &mut Vec<u8>) {
 }
 
 /// The text to scan in one record: the line itself, or one string field of a JSON object.
-fn record_text(line: &[u8], field: Option<&str>) -> Result<String, Invalid> {
+fn record_text<'a>(
+    line: &'a [u8],
+    field: Option<&str>,
+) -> Result<std::borrow::Cow<'a, str>, Invalid> {
     let text = std::str::from_utf8(line).map_err(|e| Invalid::Utf8 {
         column: e.valid_up_to() + 1,
     })?;
     let Some(field) = field else {
-        return Ok(text.to_owned());
+        return Ok(std::borrow::Cow::Borrowed(text));
     };
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Invalid::Json {
         column: e.column(),
@@ -248,12 +352,12 @@ fn record_text(line: &[u8], field: Option<&str>) -> Result<String, Invalid> {
     };
     match map.remove(field) {
         None => Err(Invalid::MissingField),
-        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(serde_json::Value::String(s)) => Ok(std::borrow::Cow::Owned(s)),
         Some(_) => Err(Invalid::NotString),
     }
 }
 
-fn offsets(f: &Finding, unit: Offsets) -> (usize, usize) {
+fn offsets(f: &LineSpan, unit: Offsets) -> (usize, usize) {
     match unit {
         Offsets::Chars => (f.chars.start, f.chars.end),
         Offsets::Bytes => (f.bytes.start, f.bytes.end),
@@ -278,7 +382,7 @@ struct Record<'a> {
 fn write_spans(
     out: &mut impl Write,
     line: Option<usize>,
-    findings: &[Finding],
+    findings: &[LineSpan],
     unit: Offsets,
 ) -> anyhow::Result<()> {
     let spans = findings
