@@ -242,6 +242,20 @@ fn custom_recognizers_from_toml() {
             .all(|(c, _)| c != "LOYALTY_CARD")
     );
 
+    // A Unicode word boundary in a custom pattern, on non-ASCII text (the lazy DFA cannot
+    // handle it there; the analyzer must fall back, not miss or fail).
+    let unicode = Analyzer::builder()
+        .custom_recognizers_toml(
+            "[[recognizer]]\nname = 'acme'\nclass = 'ACME_ID'\npattern = '\\bACME-\\d+\\b'\n",
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(
+        labels(&unicode, "Zoë’s id: ACME-42, café ACME-7é"),
+        [("ACME_ID".to_owned(), "ACME-42".to_owned())]
+    );
+
     let bad = Analyzer::builder()
         .custom_recognizers_toml("[[recognizer]]\nname = 'x'\nclass = 'X'\npattern = '('\n");
     assert!(
