@@ -335,3 +335,12 @@ fn evidence_explains_the_score() {
     // Debug output of a finding never contains the value.
     assert!(!format!("{f:?}").contains("943 476 5919"));
 }
+
+#[test]
+fn analyzer_is_send_sync_and_cheap_to_clone() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<Analyzer>();
+    let a = default_analyzer().clone();
+    let handle = std::thread::spawn(move || a.analyze("SSN 536-22-1478").len());
+    assert_eq!(handle.join().unwrap(), 1);
+}
