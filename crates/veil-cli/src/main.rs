@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod guard;
 mod audit;
+mod guard;
+mod scan;
 
 /// Veil: the privacy and security layer for generative AI on sensitive data.
 #[derive(Debug, Parser)]
@@ -25,6 +26,8 @@ enum Command {
     Guard(guard::Args),
     /// Verify, prove, export and query the tamper-evident audit log.
     Audit(audit::Args),
+    /// Find sensitive data in a file or stdin.
+    Scan(scan::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Command::Classes => classes(),
         Command::Guard(args) => guard::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Scan(args) => scan::run(args),
     };
     match result {
         Ok(code) => code,
