@@ -1,6 +1,11 @@
 //! Per-value cost of each operator. Run with
 //! `cargo bench -p veil-protect --bench operators`.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 
