@@ -21,11 +21,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod analyzer;
 mod class;
 mod finding;
+mod patterns;
 mod recognizer;
 mod sensitive;
+pub mod validate;
 
+pub use analyzer::{Analyzer, AnalyzerBuilder, BuildError, DEFAULT_MIN_SCORE};
 pub use class::{DataClass, UnknownDataClass};
 pub use finding::{Candidate, ContextHit, Evidence, Finding, Validation};
 pub use recognizer::Recognizer;
