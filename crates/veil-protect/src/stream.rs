@@ -190,6 +190,15 @@ impl StreamError {
 /// The transform applied to each selected string: returns the replacement text.
 pub type Transform<'t> = dyn for<'a> FnMut(&'a str) -> Result<Cow<'a, str>, ProtectError> + 't;
 
+/// Helps closures infer the higher-ranked [`Transform`] signature:
+/// `let mut t = stream::transform(|text| Ok(Cow::Borrowed(text)));`.
+pub fn transform<F>(f: F) -> F
+where
+    F: for<'a> FnMut(&'a str) -> Result<Cow<'a, str>, ProtectError>,
+{
+    f
+}
+
 /// Reads `input` in `format`, transforms the selected strings, writes `output`.
 pub fn process<R: BufRead, W: Write>(
     format: &Format,
