@@ -28,13 +28,13 @@ const WORDS_BEFORE: usize = 5;
 /// How many words after a candidate context words are looked for.
 const WORDS_AFTER: usize = 3;
 /// Negative context words count only this close before a candidate (`version 1.2.3.4`).
-const NEGATIVE_WORDS: usize = 1;
+const NEGATIVE_WORDS: usize = 2;
 /// A positive context word loses this much per word between it and the candidate.
 const DISTANCE_DECAY: f32 = 0.03;
 /// Score added by a positive context word (once, however many are near).
 const CONTEXT_BOOST: f32 = 0.35;
 /// Score removed by a negative context word (once).
-const CONTEXT_PENALTY: f32 = -0.45;
+const CONTEXT_PENALTY: f32 = -0.6;
 
 /// An error building an [`Analyzer`]: a bad custom recognizer file, pattern or list.
 ///
@@ -60,6 +60,8 @@ struct Spec {
     ambiguous: bool,
     /// Rejected when it is a piece of a longer dotted or dashed token.
     standalone: bool,
+    /// A number: rejected when more digit groups follow or precede it.
+    numeric: bool,
     trim: Trim,
 }
 
@@ -298,6 +300,7 @@ impl Inner {
         if raw.is_empty()
             || !word_bounded(text, &raw)
             || (spec.standalone && joined_token(text, &raw))
+            || (spec.numeric && continues_digits(text, &raw))
         {
             return false;
         }
@@ -391,7 +394,9 @@ impl Inner {
                 }
             }
         }
-        (up + down, hits)
+        // A negative word right before the value (`version 1.2.3.4`) says what the value is;
+        // a positive word elsewhere in the window does not outweigh it.
+        (if down < 0.0 { down } else { up }, hits)
     }
 }
 
@@ -404,6 +409,9 @@ fn window_start(text: &str, at: usize, words: usize) -> usize {
     let mut in_word = false;
     let mut prev_space = true;
     for (i, c) in head.char_indices().rev() {
+        if c == '\n' {
+            return i + 1;
+        }
         if c.is_whitespace() {
             if in_word {
                 seen += 1;
@@ -415,8 +423,10 @@ fn window_start(text: &str, at: usize, words: usize) -> usize {
             prev_space = true;
             continue;
         }
-        if matches!(c, '\n' | ';' | '!' | '?' | '|')
-            || (matches!(c, '.' | ',') && prev_space && i + 1 < at)
+        // A closing parenthesis ends the clause before us: `(firmware 1.2.3) 2024-03-05`.
+        if matches!(c, '\n' | ';' | '!' | '?' | '|' | ')')
+            || (c == ',' && prev_space && i + 1 < at)
+            || (c == '.' && prev_space && i + 1 < at && ends_long_word(head, i))
         {
             return i + c.len_utf8();
         }
@@ -424,6 +434,18 @@ fn window_start(text: &str, at: usize, words: usize) -> usize {
         prev_space = false;
     }
     0
+}
+
+/// Whether the word ending just before byte `dot` has four or more letters: a full stop
+/// after it ends a clause; after `no.`, `St.` or `Dr.` it is an abbreviation.
+fn ends_long_word(text: &str, dot: usize) -> bool {
+    text.get(..dot).is_some_and(|head| {
+        head.chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric())
+            .count()
+            >= 4
+    })
 }
 
 /// Where the context window after `at` ends: `words` words on, or a clause break.
@@ -435,6 +457,9 @@ fn window_end(text: &str, at: usize, words: usize) -> usize {
     let mut in_word = false;
     let mut chars = tail.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
+        if c == '\n' {
+            return at + i;
+        }
         if c.is_whitespace() {
             if in_word {
                 seen += 1;
@@ -446,8 +471,9 @@ fn window_end(text: &str, at: usize, words: usize) -> usize {
             continue;
         }
         let next_is_space = chars.peek().is_none_or(|(_, n)| n.is_whitespace());
-        if matches!(c, '\n' | ';' | '!' | '?' | '|')
-            || (matches!(c, '.' | ',') && next_is_space && i > 0)
+        if matches!(c, '\n' | ';' | '!' | '?' | '|' | '(')
+            || (c == ',' && next_is_space && i > 0)
+            || (c == '.' && next_is_space && i > 0 && ends_long_word(text, at + i))
         {
             return at + i;
         }
@@ -557,6 +583,20 @@ fn joined_token(text: &str, span: &std::ops::Range<usize>) -> bool {
         || (joiner(after) && after2.is_some_and(char::is_alphanumeric))
 }
 
+/// Whether a numeric match continues into more digit groups (`4941 1025 7928` inside a
+/// 16-digit number): then it is a piece of a longer number.
+fn continues_digits(text: &str, span: &std::ops::Range<usize>) -> bool {
+    let sep = |c: Option<char>| matches!(c, Some(' ' | '-'));
+    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+    let before = prev_char(text, span.start);
+    let before2 = before.and_then(|c| prev_char(text, span.start - c.len_utf8()));
+    let after = next_char(text, span.end);
+    let after2 = after.and_then(|c| next_char(text, span.end + c.len_utf8()));
+    let first = next_char(text, span.start);
+    let last = prev_char(text, span.end);
+    (digit(first) && sep(before) && digit(before2)) || (digit(last) && sep(after) && digit(after2))
+}
+
 fn ceil_char_boundary(text: &str, mut at: usize) -> usize {
     while at < text.len() && !text.is_char_boundary(at) {
         at += 1;
@@ -604,6 +644,14 @@ fn trim(text: &str, raw: std::ops::Range<usize>, how: Trim) -> Option<std::ops::
             let at = s.rfind('@')?;
             let colon = s.get(after_scheme..at)?.find(':')? + after_scheme + 1;
             (colon, at)
+        }
+        Trim::FirstDigits => {
+            let start = s.find(|c: char| c.is_ascii_digit())?;
+            let end = s
+                .get(start..)?
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(s.len(), |i| start + i);
+            (start, end)
         }
         Trim::LastDigits => {
             let end = s.rfind(|c: char| c.is_ascii_digit())? + 1;
@@ -728,6 +776,7 @@ impl AnalyzerBuilder {
                 needs_context: r.needs_context,
                 ambiguous: true,
                 standalone: true,
+                numeric: false,
                 trim: Trim::None,
             });
             regexes.push(r.pattern.clone());
@@ -762,6 +811,20 @@ impl AnalyzerBuilder {
                         | DataClass::Url
                         | DataClass::Crypto
                         | DataClass::StreetAddress
+                ),
+                numeric: matches!(
+                    &p.class,
+                    DataClass::CreditCard
+                        | DataClass::InAadhaar
+                        | DataClass::UkNhs
+                        | DataClass::UsSsn
+                        | DataClass::UsItin
+                        | DataClass::PhoneNumber
+                        | DataClass::UsBankNumber
+                        | DataClass::UsPassport
+                        | DataClass::UsDriverLicense
+                        | DataClass::MedicalRecordNumber
+                        | DataClass::ZipCode
                 ),
                 trim: p.trim,
             });

@@ -20,6 +20,8 @@ pub(crate) enum Trim {
     UrlPassword,
     /// Keep the last run of digits (e.g. `aged 45` -> `45`).
     LastDigits,
+    /// Keep the first run of digits (e.g. `45-year-old` -> `45`).
+    FirstDigits,
 }
 
 /// One built-in pattern.
@@ -110,7 +112,7 @@ pub(crate) fn builtin() -> Vec<PatternSpec> {
         p("google_api_key", C::Secret, concat!(b!(), r"AIza[0-9A-Za-z_-]{35}", b!()), 0.95),
         p("jwt", C::Secret, concat!(b!(), r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), 0.95),
         p("connection_string_password", C::Secret, r"(?i)[a-z][a-z0-9+.-]{1,20}://[^\s:/@]{1,64}:[^\s@/]{1,128}@[a-z0-9.-]+", 0.9).trim(T::UrlPassword),
-        p("password_assignment", C::Secret, r#"(?i)(?-u:\b)(?:password|passwd|pwd|passphrase|secret|api[_-]?key|access[_-]?token|auth[_-]?token)["']?\s*(?:[:=]|\s(?:is|was)\s)\s*["']?[^\s"',;]{4,128}"#, 0.85).trim(T::AfterSeparator),
+        p("password_assignment", C::Secret, r#"(?i)(?-u:\b)(?:password|passwd|pwd|passphrase|secret|api[_-]?key|access[_-]?token|auth[_-]?token)["']?\s*(?:[:=]|\s(?:is|was)\s)\s*["']?[^\s"',;]{4,1024}"#, 0.85).trim(T::AfterSeparator),
         // --- Contact details.
         p("email", C::EmailAddress, concat!(b!(), r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}", b!()), 0.95),
         p("url_scheme", C::Url, r"(?i)(?-u:\b)(?:https?|ftp|sftp|wss?)://[^\s<>\x22'`]{2,2048}", 0.9).trim(T::TrailingPunct),
@@ -128,31 +130,33 @@ pub(crate) fn builtin() -> Vec<PatternSpec> {
         // --- Dates and times.
         p("iso_datetime", C::DateTime, concat!(b!(), r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}|(?-u:\b)))?"), 0.85).v(V::Date),
         p("log_datetime", C::DateTime, concat!(b!(), r"\d{1,2}/", month!(), r"/\d{4}(?::\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?)?"), 0.85).v(V::Date),
-        p("numeric_date", C::DateTime, concat!(b!(), r"\d{1,2}([/.-])\d{1,2}[/.-](?:\d{4}|\d{2})(?-u:\b)(?:,? (?:at )?\d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp]\.?[Mm]\.?)?)?"), 0.6).v(V::Date).amb(),
+        p("dotted_date", C::DateTime, concat!(b!(), r"\d{1,2}\.\d{1,2}\.\d{4}", b!()), 0.6).v(V::Date).amb(),
+        p("numeric_date", C::DateTime, concat!(b!(), r"\d{1,2}([/-])\d{1,2}[/-](?:\d{4}|\d{2})(?-u:\b)(?:,? (?:at )?\d{1,2}:\d{2}(?::\d{2})?(?: ?[AaPp]\.?[Mm]\.?)?)?"), 0.6).v(V::Date).amb(),
         p("month_day_year", C::DateTime, concat!(r"(?i)(?-u:\b)", month!(), r"\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}(?-u:\b)(?:,? (?:at )?\d{1,2}:\d{2}(?::\d{2})?(?: ?[ap]\.?m\.?)?)?"), 0.85).v(V::Date),
         p("day_month_year", C::DateTime, concat!(r"(?i)(?-u:\b)\d{1,2}(?:st|nd|rd|th)? (?:of )?", month!(), r"\.?,? \d{4}(?-u:\b)"), 0.85).v(V::Date),
         p("month_year", C::DateTime, r"(?-u:\b)(?:January|February|March|April|June|July|August|September|October|November|December) \d{4}(?-u:\b)", 0.6).v(V::Date),
         // --- Cards (explicit groupings so a trailing number is not swallowed).
         p("card_grouped", C::CreditCard, concat!(b!(), r"(?:\d{4}-\d{4}-\d{4}-\d{4}(?:-\d{1,3})?|\d{4} \d{4} \d{4} \d{4}(?: \d{1,3})?|\d{4}[ -]\d{6}[ -]\d{4,5})", b!()), 0.9).v(V::CreditCard),
-        p("card_plain", C::CreditCard, concat!(b!(), r"\d{12,19}", b!()), 0.85).v(V::CreditCard).amb(),
+        p("card_plain", C::CreditCard, concat!(b!(), r"\d{12,19}", b!()), 0.75).v(V::CreditCard).amb(),
         // --- National identifiers.
         p("us_itin", C::UsItin, concat!(b!(), r"9\d{2}[- ]?\d{2}[- ]?\d{4}", b!()), 0.6).v(V::UsItin).amb(),
         p("ssn_dashed", C::UsSsn, concat!(b!(), r"\d{3}(?:-\d{2}-|\s\d{2}\s)\d{4}", b!()), 0.7).v(V::UsSsn),
         p("ssn_plain", C::UsSsn, concat!(b!(), r"\d{9}", b!()), 0.5).v(V::UsSsn).ctx().amb(),
-        p("aadhaar", C::InAadhaar, concat!(b!(), r"[2-9]\d{3}(?:[ -]?\d{4}){2}", b!()), 0.85).v(V::Aadhaar).amb(),
+        p("aadhaar_grouped", C::InAadhaar, concat!(b!(), r"[2-9]\d{3}(?:[ -]\d{4}){2}", b!()), 0.85).v(V::Aadhaar).amb(),
+        p("aadhaar_plain", C::InAadhaar, concat!(b!(), r"[2-9]\d{11}", b!()), 0.5).v(V::Aadhaar).ctx().amb(),
         p("nhs", C::UkNhs, concat!(b!(), r"\d{3}[ -]?\d{3}[ -]?\d{4}", b!()), 0.45).v(V::UkNhs).amb(),
         p("uk_nino", C::UkNino, concat!(b!(), r"[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]", b!()), 0.6).v(V::UkNino),
         p("in_pan", C::InPan, concat!(b!(), r"[A-Z]{5}\d{4}[A-Z]", b!()), 0.6).v(V::InPan),
         // --- Phones.
         p("phone_intl", C::PhoneNumber, concat!(r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{2,5}){1,4}", b!(), r"(?:\s?(?:ext\.?|x|#)\s?\d{1,5}(?-u:\b))?"), 0.75).v(V::Phone),
         p("phone_us", C::PhoneNumber, concat!(r"(?:(?-u:\b)1[ .-]?)?(?:\(\d{3}\)\s?|(?-u:\b)\d{3}[-. ])\d{3}[-. ]\d{4}", b!(), r"(?:\s?(?:ext\.?|x|#)\s?\d{1,5}(?-u:\b))?"), 0.6).v(V::Phone).amb(),
-        p("phone_trunk", C::PhoneNumber, concat!(r"(?:\(0\d{2,4}\)\s?|(?-u:\b)0\d{2,4}[ -]?)\d{3,4}[ -]?\d{3,4}", b!()), 0.5).v(V::Phone).amb(),
+        p("phone_trunk", C::PhoneNumber, concat!(r"(?:\(0\d{2,4}\)\s?|(?-u:\b)0\d{2,4}[ -])\d{3,4}[ -]?\d{3,4}", b!()), 0.5).v(V::Phone).amb(),
         // --- Addresses.
-        p("address_us", C::StreetAddress, concat!(b!(), r"\d{1,6}[A-Z]?(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d{1,3}(?:st|nd|rd|th))\.? ){1,4}", street_suffix!(), r"\.?(?-u:\b)(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|#)\.? ?#?[A-Z0-9-]{1,6})?(?:,? (?:[A-Z][a-z]+ ){0,2}[A-Z][a-z]+,? (?:[A-Z]{2} \d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}))?"), 0.75),
+        p("address_us", C::StreetAddress, concat!(b!(), r"\d{1,6}[A-Z]?(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d{1,3}(?:st|nd|rd|th))\.? ){1,4}", street_suffix!(), r"(?:\.|(?-u:\b))(?:,? (?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|#)\.? ?#?[A-Z0-9-]{1,6})?(?:,? (?:[A-Z][a-z]+ ){0,2}[A-Z][a-z]+,? (?:[A-Z]{2} \d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2}))?"), 0.75),
         p("address_de", C::StreetAddress, r"(?-u:\b)\p{Lu}\p{Ll}+(?:straße|strasse|weg|platz|allee|gasse|ring|damm|ufer| Straße| Strasse| Weg| Platz| Allee)(?-u:\b) \d{1,4}[a-z]?(?:, ?\d{4,5} \p{Lu}\p{Ll}+(?: (?:am|an der) \p{Lu}\p{Ll}+)?)?", 0.75),
         p("address_fr", C::StreetAddress, r"(?i)(?-u:\b)\d{1,4}(?: bis| ter)?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|cours) (?:(?:de la|de l'|du|des|de|d'|la|le|les) ?)?(?:\p{Lu}[\p{L}'-]* ?){1,4}(?:, ?\d{5} \p{Lu}[\p{L}-]+)?", 0.75),
         // --- Context-driven classes (reported only near their context words).
-        p("age_phrase", C::Age, r"(?i)(?-u:\b)\d{1,3}(?:[- ](?:years?|yrs?)[- ]old|[- ]year[- ]old|[- ]?(?:yo|y/o)(?-u:\b))", 0.8),
+        p("age_phrase", C::Age, r"(?i)(?-u:\b)\d{1,3}(?:[- ](?:years?|yrs?)[- ]old|[- ]year[- ]old|[- ]?(?:yo|y/o)(?-u:\b))", 0.8).trim(T::FirstDigits),
         p("age_label", C::Age, r"(?i)(?-u:\b)(?:aged?|age:)\s{0,3}\d{1,3}(?-u:\b)", 0.75).trim(T::LastDigits),
         p("zip_us", C::ZipCode, concat!(b!(), r"\d{5}(?:-\d{4})?", b!()), 0.3).ctx().amb(),
         p("postcode_uk", C::ZipCode, concat!(b!(), r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}", b!()), 0.3).ctx(),
@@ -165,173 +169,35 @@ pub(crate) fn builtin() -> Vec<PatternSpec> {
 }
 
 /// Context words by class: (positive words, negative words). Matched case-insensitively at
-/// the start of a word, within a window around the candidate.
-pub(crate) fn context_words() -> Vec<(DataClass, &'static [&'static str], &'static [&'static str])>
-{
+/// the start of a word, within a few words of the candidate.
+#[rustfmt::skip]
+pub(crate) fn context_words() -> Vec<(DataClass, &'static [&'static str], &'static [&'static str])> {
     use DataClass as C;
-    const VERSION: &[&str] = &["version", "ver.", "release", "build", "v."];
+    const VERSION: &[&str] = &["version", "ver.", "release", "build", "v.", "firmware", "upgrading", "upgrade", "upgraded", "patch"];
+    const NOT_ID: &[&str] = &["order", "invoice", "tracking", "ref", "case", "ticket", "account", "acct"];
     vec![
-        (
-            C::EmailAddress,
-            &["email", "e-mail", "mail", "contact"],
-            &[],
-        ),
-        (
-            C::PhoneNumber,
-            &[
-                "phone", "call", "tel", "mobile", "cell", "fax", "contact", "reach", "dial",
-                "text me", "whatsapp",
-            ],
-            &[
-                "order", "invoice", "tracking", "ref", "ticket", "nhs", "account",
-            ],
-        ),
-        (
-            C::CreditCard,
-            &[
-                "card",
-                "credit",
-                "debit",
-                "visa",
-                "mastercard",
-                "amex",
-                "payment",
-                "cc",
-                "pan",
-            ],
-            &["order", "tracking", "invoice"],
-        ),
-        (
-            C::UsSsn,
-            &["ssn", "social security", "social sec", "ss#", "ss #"],
-            &["order", "invoice", "tracking", "routing", "account"],
-        ),
+        (C::EmailAddress, &["email", "e-mail", "mail", "contact"], &[]),
+        (C::PhoneNumber, &["phone", "call", "tel", "mobile", "cell", "fax", "contact", "reach", "dial", "text me", "whatsapp", "telephone"], &["order", "invoice", "tracking", "ref", "ticket", "nhs", "account", "case"]),
+        (C::CreditCard, &["card", "credit", "debit", "visa", "mastercard", "amex", "payment", "cc"], NOT_ID),
+        (C::UsSsn, &["ssn", "social security", "social sec", "ss#", "ss #"], &["order", "invoice", "tracking", "routing", "account"]),
         (C::UsItin, &["itin", "taxpayer", "tax id", "tin"], &[]),
-        (
-            C::IbanCode,
-            &["iban", "bank", "account", "transfer", "wire"],
-            &[],
-        ),
-        (
-            C::IpAddress,
-            &[
-                "ip",
-                "ip address",
-                "host",
-                "server",
-                "client",
-                "addr",
-                "ipv4",
-                "ipv6",
-            ],
-            VERSION,
-        ),
-        (
-            C::MacAddress,
-            &["mac", "ethernet", "device", "hw", "wifi"],
-            &[],
-        ),
-        (
-            C::Url,
-            &["http", "link", "url", "visit", "site", "website"],
-            &[],
-        ),
-        (
-            C::DateTime,
-            &[
-                "date",
-                "dob",
-                "born",
-                "birth",
-                "on",
-                "since",
-                "admitted",
-                "discharged",
-            ],
-            VERSION,
-        ),
+        (C::IbanCode, &["iban", "bank", "account", "transfer", "wire"], &[]),
+        (C::IpAddress, &["ip", "ip address", "host", "server", "client", "addr", "ipv4", "ipv6"], VERSION),
+        (C::MacAddress, &["mac", "ethernet", "device", "hw", "wifi"], &[]),
+        (C::Url, &["http", "link", "url", "visit", "site", "website"], &[]),
+        (C::DateTime, &["date", "dob", "born", "birth", "on", "since", "admitted", "discharged"], VERSION),
         (C::Age, &["age", "aged", "old"], &[]),
-        (
-            C::StreetAddress,
-            &[
-                "address", "lives", "live at", "located", "ship", "mail to", "resides",
-            ],
-            &[],
-        ),
-        (
-            C::ZipCode,
-            &["zip", "postal", "postcode", "post code", "zip code"],
-            &[],
-        ),
-        (
-            C::UsDriverLicense,
-            &[
-                "driver", "driving", "licence", "license", "dl#", "dl #", "dl no", "dl:",
-            ],
-            &[],
-        ),
+        (C::StreetAddress, &["address", "lives", "live at", "located", "ship", "mail to", "resides"], &[]),
+        (C::ZipCode, &["zip", "postal", "postcode", "post code", "zip code"], &[]),
+        (C::UsDriverLicense, &["driver", "driving", "licence", "license", "dl#", "dl #", "dl no", "dl:"], &[]),
         (C::UsPassport, &["passport"], &[]),
-        (
-            C::UsBankNumber,
-            &[
-                "account number",
-                "acct",
-                "account no",
-                "account #",
-                "bank account",
-                "checking",
-                "savings",
-                "a/c",
-            ],
-            &["order", "invoice", "tracking"],
-        ),
-        (
-            C::UkNhs,
-            &["nhs", "health service", "nhs no", "nhs number"],
-            &[],
-        ),
-        (
-            C::UkNino,
-            &["national insurance", "ni number", "nino", "ni no"],
-            &[],
-        ),
-        (C::InAadhaar, &["aadhaar", "aadhar", "uidai", "uid"], &[]),
+        (C::UsBankNumber, &["account", "acct", "bank account", "checking", "savings", "a/c", "routing"], &["order", "invoice", "tracking"]),
+        (C::UkNhs, &["nhs", "health service", "nhs no", "nhs number"], &[]),
+        (C::UkNino, &["national insurance", "ni number", "nino", "ni no"], &[]),
+        (C::InAadhaar, &["aadhaar", "aadhar", "uidai", "uid"], NOT_ID),
         (C::InPan, &["pan", "permanent account", "income tax"], &[]),
-        (
-            C::MedicalRecordNumber,
-            &[
-                "mrn",
-                "medical record",
-                "patient id",
-                "chart",
-                "record number",
-                "patient no",
-                "hospital number",
-            ],
-            &[],
-        ),
-        (
-            C::Crypto,
-            &[
-                "bitcoin", "btc", "wallet", "ethereum", "eth", "crypto", "send",
-            ],
-            &[],
-        ),
-        (
-            C::Secret,
-            &[
-                "token",
-                "secret",
-                "api key",
-                "apikey",
-                "api_key",
-                "bearer",
-                "credential",
-                "password",
-                "authorization",
-                "auth",
-            ],
-            &[],
-        ),
+        (C::MedicalRecordNumber, &["mrn", "medical record", "patient id", "chart", "record number", "patient no", "hospital number"], &[]),
+        (C::Crypto, &["bitcoin", "btc", "wallet", "ethereum", "eth", "crypto", "send"], &[]),
+        (C::Secret, &["token", "secret", "api key", "apikey", "api_key", "bearer", "credential", "password", "authorization", "auth"], &[]),
     ]
 }

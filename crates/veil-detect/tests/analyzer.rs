@@ -90,7 +90,7 @@ fn finds_each_structured_class() {
         "https://example.com/a?b=1",
     );
     has("DOB: 03/15/1980", "DATE_TIME", "03/15/1980");
-    has("a 67-year-old woman", "AGE", "67-year-old");
+    has("a 67-year-old woman", "AGE", "67");
     has(
         "ship to 1234 Oak Street, Springfield, IL 62704",
         "STREET_ADDRESS",
