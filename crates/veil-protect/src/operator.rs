@@ -20,8 +20,8 @@ pub enum Operator {
     Tag,
     /// `<EMAIL_ADDRESS>`: the class only. Irreversible.
     Redact,
-    /// Replace every letter and digit but the last `keep_last` with `with`; punctuation and
-    /// spaces stay. Irreversible.
+    /// Replace every letter and digit but the last `keep_last` (at most half of them) with
+    /// `with`; punctuation and spaces stay. Irreversible.
     Mask {
         /// How many trailing letters/digits stay visible.
         keep_last: usize,

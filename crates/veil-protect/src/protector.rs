@@ -293,9 +293,12 @@ impl Protector {
 }
 
 /// Masks every letter and digit except the last `keep_last`; other characters stay.
+///
+/// Never reveals more than half of the letters and digits: `mask:4` on a 4-digit value would
+/// otherwise leave it whole (`AGE` `42` becomes `*2`).
 fn mask(value: &str, keep_last: usize, with: char) -> String {
     let maskable = value.chars().filter(|c| c.is_alphanumeric()).count();
-    let hide = maskable.saturating_sub(keep_last);
+    let hide = maskable.saturating_sub(keep_last.min(maskable / 2));
     let mut seen = 0;
     value
         .chars()

@@ -237,7 +237,9 @@ fn overlapping_findings_are_merged_so_nothing_leaks() {
 #[test]
 fn mask_keeps_separators_and_last_n() {
     assert_eq!(mask("4111-1111-1111-1234", 4, '*'), "****-****-****-1234");
-    assert_eq!(mask("ab", 4, '*'), "ab");
+    assert_eq!(mask("ab", 4, '*'), "*b");
+    assert_eq!(mask("42", 0, '*'), "**");
+    assert_eq!(mask("1234", 4, '#'), "##34");
     assert_eq!(mask("jane@corp.com", 3, '#'), "####@####.com");
 }
 
@@ -367,4 +369,19 @@ proptest! {
         prop_assert_ne!(h("t", 1), h("u", 1));
         prop_assert_ne!(h("t", 1), h("t", 2));
     }
+}
+
+#[test]
+fn protector_is_shared_across_threads_consistently() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Protector>();
+    let p = Arc::new(protector(Policy::new(Operator::Surrogate), "t", "c", 1));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let p = Arc::clone(&p);
+            std::thread::spawn(move || p.protect(SAMPLE, &sample_findings()).unwrap().text)
+        })
+        .collect();
+    let outputs: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(outputs.iter().all(|o| o == &outputs[0]));
 }
