@@ -50,9 +50,9 @@ impl ScopeId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PseudonymKind {
     /// `<EMAIL_ADDRESS_1>` tags.
-    Tag,
+    Tag = 0,
     /// Realistic fakes.
-    Surrogate,
+    Surrogate = 1,
 }
 
 /// A proposal for a new pseudonym: the store says which attempt this is (0, 1, ... after
@@ -136,7 +136,8 @@ struct Mapping {
 /// pseudonymized; originals are zeroized when the store is dropped.
 #[derive(Default)]
 pub struct MemoryStore {
-    maps: Mutex<HashMap<(ScopeId, PseudonymKind), Mapping>>,
+    /// Per scope, one mapping per kind (looked up by reference: no allocation per value).
+    maps: Mutex<HashMap<ScopeId, [Mapping; 2]>>,
 }
 
 impl MemoryStore {
@@ -149,6 +150,14 @@ impl MemoryStore {
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("MemoryStore([redacted])")
+    }
+}
+
+fn kind_of(maps: &mut [Mapping; 2], kind: PseudonymKind) -> &mut Mapping {
+    let [tags, surrogates] = maps;
+    match kind {
+        PseudonymKind::Tag => tags,
+        PseudonymKind::Surrogate => surrogates,
     }
 }
 
@@ -166,7 +175,12 @@ impl MappingStore for MemoryStore {
         propose: &mut dyn FnMut(Proposal) -> String,
     ) -> Result<String, StoreError> {
         let mut maps = self.maps.lock().map_err(poisoned)?;
-        let map = maps.entry((scope.clone(), kind)).or_default();
+        if !maps.contains_key(scope) {
+            maps.insert(scope.clone(), Default::default());
+        }
+        let Some(map) = maps.get_mut(scope).map(|m| kind_of(m, kind)) else {
+            return Err(StoreError::new("scope vanished under the lock"));
+        };
         let key = (class.clone(), Original(value.to_owned()));
         if let Some(existing) = map.forward.get(&key) {
             return Ok(existing.clone());
@@ -196,7 +210,8 @@ impl MappingStore for MemoryStore {
     ) -> Result<Option<(DataClass, Zeroizing<String>)>, StoreError> {
         let maps = self.maps.lock().map_err(poisoned)?;
         Ok(maps
-            .get(&(scope.clone(), kind))
+            .get(scope)
+            .and_then(|m| m.get(kind as usize))
             .and_then(|map| map.backward.get(pseudonym))
             .map(|(class, value)| (class.clone(), Zeroizing::new(value.0.clone()))))
     }
@@ -204,7 +219,8 @@ impl MappingStore for MemoryStore {
     fn pseudonyms(&self, scope: &ScopeId, kind: PseudonymKind) -> Result<Vec<String>, StoreError> {
         let maps = self.maps.lock().map_err(poisoned)?;
         Ok(maps
-            .get(&(scope.clone(), kind))
+            .get(scope)
+            .and_then(|m| m.get(kind as usize))
             .map(|map| map.backward.keys().cloned().collect())
             .unwrap_or_default())
     }
