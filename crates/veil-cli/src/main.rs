@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod redact;
+mod scan;
 
 /// Veil: the privacy and security layer for generative AI on sensitive data.
 #[derive(Debug, Parser)]
@@ -22,6 +23,8 @@ enum Command {
     Classes,
     /// Detect sensitive data and protect it (tag, redact, mask, hash, encrypt, fpe, surrogate).
     Redact(Box<redact::Args>),
+    /// Find sensitive data in a file or stdin.
+    Scan(scan::Args),
 }
 
 fn main() -> ExitCode {
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Classes => classes(),
         Command::Redact(args) => redact::run(*args),
+        Command::Scan(args) => scan::run(args),
     };
     match result {
         Ok(code) => code,
