@@ -107,6 +107,8 @@ struct Inner {
 /// Context keywords: one automaton, each word mapping to the classes it moves.
 struct ContextIndex {
     automaton: AhoCorasick,
+    /// Length in bytes of the longest keyword.
+    longest: usize,
     words: Vec<&'static str>,
     effects: Vec<Vec<(DataClass, f32)>>,
 }
@@ -361,20 +363,29 @@ impl Inner {
         let Some(ctx) = &self.context else {
             return (0.0, Vec::new());
         };
-        // Keywords are found once per text, on first need, then looked up by position.
-        let all_hits = scratch.context_hits.get_or_insert_with(|| {
-            ctx.automaton
-                .find_iter(text)
-                .filter_map(|m| {
-                    let word = ctx.words.get(m.pattern().as_usize())?;
-                    let bounded =
-                        word_start(text, m.start()) && (word.len() > 4 || word_end(text, m.end()));
-                    bounded.then(|| (m.start(), m.end(), m.pattern().as_usize()))
-                })
-                .collect()
-        });
         let lo = window_start(text, span.start, WORDS_BEFORE);
         let hi = window_end(text, span.end, WORDS_AFTER);
+        // Keywords are searched only in the windows candidates need, each byte at most once
+        // (windows move forward with the candidates); hits are kept sorted by start.
+        if hi > scratch.scanned_to {
+            // Re-scan a keyword's length before the watermark so a keyword cut by it is found;
+            // a hit already recorded is not added twice, and the list stays sorted.
+            let from = lo.max(scratch.scanned_to.saturating_sub(ctx.longest));
+            let input = aho_corasick::Input::new(text).range(from..hi);
+            for m in ctx.automaton.find_iter(input) {
+                let Some(word) = ctx.words.get(m.pattern().as_usize()) else {
+                    continue;
+                };
+                if word_start(text, m.start()) && (word.len() > 4 || word_end(text, m.end())) {
+                    let hit = (m.start(), m.end(), m.pattern().as_usize());
+                    if let Err(at) = scratch.context_hits.binary_search(&hit) {
+                        scratch.context_hits.insert(at, hit);
+                    }
+                }
+            }
+            scratch.scanned_to = hi;
+        }
+        let all_hits = &scratch.context_hits;
         let mut hits: Vec<ContextHit> = Vec::new();
         let (mut up, mut down) = (0.0f32, 0.0f32);
         let first = all_hits.partition_point(|&(s, _, _)| s < lo);
@@ -425,8 +436,10 @@ impl Inner {
 /// Per-call working state of the pattern pass.
 #[derive(Default)]
 struct Scratch {
-    /// Context keyword hits in the whole text (start, end, word index), sorted by start.
-    context_hits: Option<Vec<(usize, usize, usize)>>,
+    /// Context keyword hits found so far (start, end, word index), sorted by start.
+    context_hits: Vec<(usize, usize, usize)>,
+    /// Keywords have been searched for up to this byte.
+    scanned_to: usize,
 }
 
 /// Where the context window before `at` starts: `words` words back, or a clause break.
@@ -916,6 +929,7 @@ impl AnalyzerBuilder {
                 .build(&words)
                 .map_err(|e| BuildError::new(format!("cannot compile context words: {e}")))?;
             Some(ContextIndex {
+                longest: words.iter().map(|w| w.len()).max().unwrap_or(0),
                 automaton,
                 words,
                 effects: entries.into_iter().map(|(_, e)| e).collect(),

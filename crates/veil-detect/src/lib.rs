@@ -10,6 +10,24 @@
 //! - [`Recognizer`]: anything that proposes [`Candidate`]s for a text. Pattern recognizers,
 //!   gazetteers and learned taggers all plug in through this one trait.
 //! - [`Sensitive`]: a wrapper whose `Debug` and `Display` print `[redacted]`.
+//! - [`Analyzer`] (built with [`AnalyzerBuilder`]): runs the built-in pattern recognizers
+//!   (one multi-pattern regex pass; checksum and structure [`validate`] rules on candidates
+//!   only; context keywords near each candidate raise or lower its score), deny/allow lists,
+//!   custom recognizers from TOML and any extra [`Recognizer`] (e.g. names), then resolves
+//!   overlaps so that one span carries one label.
+//!
+//! ```
+//! use veil_detect::{Analyzer, DataClass};
+//!
+//! let analyzer = Analyzer::builder()
+//!     .allow_list(["help@veil.example"])
+//!     .custom_recognizers_toml("[[recognizer]]\nname = 'employee'\nclass = 'EMPLOYEE_ID'\npattern = 'EMP-[0-9]{6}'\n")?
+//!     .build()?;
+//! let text = "SSN 536-22-1478, badge EMP-004211, ask help@veil.example";
+//! let classes: Vec<String> = analyzer.analyze(text).iter().map(|f| f.class.to_string()).collect();
+//! assert_eq!(classes, ["US_SSN", "EMPLOYEE_ID"]);
+//! # Ok::<(), veil_detect::BuildError>(())
+//! ```
 //!
 //! ```
 //! use veil_detect::{DataClass, Sensitive};
