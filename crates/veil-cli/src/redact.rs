@@ -175,6 +175,17 @@ fn policy(args: &Args) -> anyhow::Result<Policy> {
         .context("bad --default-operator")?;
     let mut policy = Policy::new(default);
     for rule in &args.operators {
+        // A misspelt class (`US_SNN`) would parse as a custom class and silently never
+        // match; without custom recognizers only built-in classes make sense.
+        if let Some((class, _)) = rule.split_once('=')
+            && args.recognizers.is_none()
+            && class.trim().parse::<DataClass>().is_err()
+        {
+            bail!(
+                "unknown data class `{}` in --operator (see `veil classes`; custom classes need --recognizers)",
+                class.trim()
+            );
+        }
         policy = policy.with_rule(rule).context("bad --operator")?;
     }
     Ok(policy)

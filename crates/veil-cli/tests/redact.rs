@@ -233,6 +233,9 @@ fn unreadable_file_and_bad_flags() {
     assert!(text(&out.stderr).contains("cannot open `/nonexistent/veil-input.txt`"));
     let out = veil(&["--operator", "US_SSN=blur"], b"", None);
     assert!(text(&out.stderr).contains("unknown operator `blur`"));
+    let out = veil(&["--operator", "US_SNN=mask"], b"", None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unknown data class `US_SNN`"));
     let out = veil(&["--format", "text", "--jsonl-field", "x"], b"", None);
     assert!(!out.status.success());
 }
