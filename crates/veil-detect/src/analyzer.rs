@@ -12,7 +12,9 @@ use std::{
 };
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex_automata::{Anchored, Input, MatchKind as RegexMatchKind, PatternID, PatternSet, meta};
+use regex_automata::{
+    Anchored, Input, MatchKind as RegexMatchKind, PatternID, PatternSet, hybrid, meta,
+};
 use serde::Deserialize;
 
 use crate::{
@@ -93,6 +95,8 @@ impl std::fmt::Debug for Analyzer {
 
 struct Inner {
     regex: Option<meta::Regex>,
+    /// One reverse lazy DFA per pattern, to find where a forward match starts.
+    reverse: ReverseStarts,
     /// The same patterns with "all matches" semantics: answers which patterns match at a
     /// position (used only when a match is rejected or ambiguous).
     all_regex: Option<meta::Regex>,
@@ -250,11 +254,23 @@ impl Inner {
     /// The single multi-pattern pass.
     fn pattern_pass(&self, regex: &meta::Regex, text: &str, out: &mut Vec<Candidate>) {
         let mut scratch = Scratch::default();
+        let mut reverse_caches = self.reverse.pool.get();
         let mut at = 0;
         while at < text.len() {
             let input = Input::new(text).range(at..);
-            let Some(m) = regex.search(&input) else {
+            // Forward pass for the end; the start comes from the matched pattern's own reverse
+            // DFA. (meta's full search runs the reverse DFA of *all* patterns, whose state
+            // space is far larger: most of the time went into building its states.)
+            let Some(half) = regex.search_half(&input) else {
                 break;
+            };
+            let start = self.reverse.start(&mut reverse_caches, text, at, half);
+            let m = match start {
+                Some(start) => regex_automata::Match::new(half.pattern(), start..half.offset()),
+                None => match regex.search(&input) {
+                    Some(m) => m,
+                    None => break,
+                },
             };
             let first = m.pattern();
             let mut furthest = m.end();
@@ -430,6 +446,84 @@ impl Inner {
         // A negative word right before the value (`version 1.2.3.4`) says what the value is;
         // a positive word elsewhere in the window does not outweigh it.
         (if down < 0.0 { down } else { up }, hits)
+    }
+}
+
+type CachePool = regex_automata::util::pool::Pool<
+    Vec<Option<hybrid::dfa::Cache>>,
+    Box<
+        dyn Fn() -> Vec<Option<hybrid::dfa::Cache>>
+            + Send
+            + Sync
+            + std::panic::UnwindSafe
+            + std::panic::RefUnwindSafe,
+    >,
+>;
+
+/// Per-pattern reverse DFAs and a pool of their caches (one set per thread in use).
+struct ReverseStarts {
+    dfas: Arc<Vec<Option<hybrid::dfa::DFA>>>,
+    pool: CachePool,
+}
+
+impl ReverseStarts {
+    fn new(patterns: &[String]) -> Self {
+        let dfas: Vec<Option<hybrid::dfa::DFA>> = patterns
+            .iter()
+            .map(|p| {
+                hybrid::dfa::DFA::builder()
+                    .configure(
+                        hybrid::dfa::DFA::config()
+                            .match_kind(RegexMatchKind::All)
+                            .unicode_word_boundary(true)
+                            .cache_capacity(1 << 20),
+                    )
+                    .thompson(regex_automata::nfa::thompson::Config::new().reverse(true))
+                    .build(p)
+                    .ok()
+            })
+            .collect();
+        let dfas = Arc::new(dfas);
+        let for_pool = Arc::clone(&dfas);
+        let create: Box<
+            dyn Fn() -> Vec<Option<hybrid::dfa::Cache>>
+                + Send
+                + Sync
+                + std::panic::UnwindSafe
+                + std::panic::RefUnwindSafe,
+        > = Box::new(move || {
+            for_pool
+                .iter()
+                .map(|d| d.as_ref().map(hybrid::dfa::DFA::create_cache))
+                .collect()
+        });
+        Self {
+            dfas,
+            pool: regex_automata::util::pool::Pool::new(create),
+        }
+    }
+
+    /// Where the match of `half.pattern()` ending at `half.offset()` starts (searching no
+    /// further back than `at`); `None` when the reverse DFA cannot say (then the caller falls
+    /// back to a full search).
+    fn start(
+        &self,
+        caches: &mut [Option<hybrid::dfa::Cache>],
+        text: &str,
+        at: usize,
+        half: regex_automata::HalfMatch,
+    ) -> Option<usize> {
+        let i = half.pattern().as_usize();
+        let dfa = self.dfas.get(i)?.as_ref()?;
+        let cache = caches.get_mut(i)?.as_mut()?;
+        let input = Input::new(text)
+            .span(at..half.offset())
+            .anchored(Anchored::Yes)
+            .earliest(false);
+        dfa.try_search_rev(cache, &input)
+            .ok()
+            .flatten()
+            .map(|m| m.offset())
     }
 }
 
@@ -963,6 +1057,7 @@ impl AnalyzerBuilder {
 
         Ok(Analyzer {
             inner: Arc::new(Inner {
+                reverse: ReverseStarts::new(&regexes),
                 regex,
                 all_regex,
                 specs,

@@ -242,6 +242,20 @@ fn custom_recognizers_from_toml() {
             .all(|(c, _)| c != "LOYALTY_CARD")
     );
 
+    // A Unicode word boundary in a custom pattern, on non-ASCII text (the lazy DFA cannot
+    // handle it there; the analyzer must fall back, not miss or fail).
+    let unicode = Analyzer::builder()
+        .custom_recognizers_toml(
+            "[[recognizer]]\nname = 'acme'\nclass = 'ACME_ID'\npattern = '\\bACME-\\d+\\b'\n",
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(
+        labels(&unicode, "Zoë’s id: ACME-42, café ACME-7é"),
+        [("ACME_ID".to_owned(), "ACME-42".to_owned())]
+    );
+
     let bad = Analyzer::builder()
         .custom_recognizers_toml("[[recognizer]]\nname = 'x'\nclass = 'X'\npattern = '('\n");
     assert!(
@@ -320,4 +334,13 @@ fn evidence_explains_the_score() {
     assert!(f.score > f.evidence.base_score);
     // Debug output of a finding never contains the value.
     assert!(!format!("{f:?}").contains("943 476 5919"));
+}
+
+#[test]
+fn analyzer_is_send_sync_and_cheap_to_clone() {
+    fn assert_send_sync<T: Send + Sync + Clone>() {}
+    assert_send_sync::<Analyzer>();
+    let a = default_analyzer().clone();
+    let handle = std::thread::spawn(move || a.analyze("SSN 536-22-1478").len());
+    assert_eq!(handle.join().unwrap(), 1);
 }
