@@ -71,9 +71,13 @@ pub struct Args {
     #[arg(long, value_name = "SCORE")]
     pub min_score: Option<f32>,
 
-    /// Custom recognizers (TOML file) added to the built-in ones.
+    /// Custom recognizers (TOML with `[[recognizer]]` tables), as for `veil scan --custom`.
+    #[arg(long, value_name = "FILE.toml")]
+    pub custom: Option<PathBuf>,
+
+    /// Values never redacted, one per line, as for `veil scan --allow-list`.
     #[arg(long, value_name = "FILE")]
-    pub recognizers: Option<PathBuf>,
+    pub allow_list: Option<PathBuf>,
 }
 
 /// Input formats.
@@ -178,11 +182,11 @@ fn policy(args: &Args) -> anyhow::Result<Policy> {
         // A misspelt class (`US_SNN`) would parse as a custom class and silently never
         // match; without custom recognizers only built-in classes make sense.
         if let Some((class, _)) = rule.split_once('=')
-            && args.recognizers.is_none()
+            && args.custom.is_none()
             && class.trim().parse::<DataClass>().is_err()
         {
             bail!(
-                "unknown data class `{}` in --operator (see `veil classes`; custom classes need --recognizers)",
+                "unknown data class `{}` in --operator (see `veil classes`; custom classes need --custom)",
                 class.trim()
             );
         }
@@ -245,12 +249,22 @@ fn analyzer(args: &Args) -> anyhow::Result<Analyzer> {
         }
         builder = builder.min_score(score);
     }
-    if let Some(path) = &args.recognizers {
+    if let Some(path) = &args.custom {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read `{}`", path.display()))?;
         builder = builder
             .custom_recognizers_toml(&text)
-            .with_context(|| format!("bad recognizers in `{}`", path.display()))?;
+            .with_context(|| format!("in `{}`", path.display()))?;
+    }
+    if let Some(path) = &args.allow_list {
+        let list = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        builder = builder.allow_list(
+            list.lines()
+                .map(str::trim_end)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
     }
     Ok(builder.build()?)
 }

@@ -239,3 +239,18 @@ fn unreadable_file_and_bad_flags() {
     let out = veil(&["--format", "text", "--jsonl-field", "x"], b"", None);
     assert!(!out.status.success());
 }
+
+#[test]
+fn allow_list_keeps_listed_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let allow = dir.path().join("allow.txt");
+    std::fs::write(&allow, format!("{EMAIL}\n")).unwrap();
+    let input = format!("{EMAIL} and {CARD}\n");
+    let out = veil(
+        &["--allow-list", allow.to_str().unwrap()],
+        input.as_bytes(),
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{EMAIL} and <CREDIT_CARD_1>\n"));
+}
