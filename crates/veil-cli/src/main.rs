@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod guard;
+mod redact;
 mod scan;
 
 /// Veil: the privacy and security layer for generative AI on sensitive data.
@@ -26,6 +27,8 @@ enum Command {
     Guard(guard::Args),
     /// Verify, prove, export and query the tamper-evident audit log.
     Audit(audit::Args),
+    /// Detect sensitive data and protect it (tag, redact, mask, hash, encrypt, fpe, surrogate).
+    Redact(Box<redact::Args>),
     /// Find sensitive data in a file or stdin.
     Scan(scan::Args),
 }
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Classes => classes(),
         Command::Guard(args) => guard::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Redact(args) => redact::run(*args),
         Command::Scan(args) => scan::run(args),
     };
     match result {
