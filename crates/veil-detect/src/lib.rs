@@ -23,10 +23,12 @@
 
 mod class;
 mod finding;
+pub mod names;
 mod recognizer;
 mod sensitive;
 
 pub use class::{DataClass, UnknownDataClass};
 pub use finding::{Candidate, ContextHit, Evidence, Finding, Validation};
+pub use names::NameRecognizer;
 pub use recognizer::Recognizer;
 pub use sensitive::Sensitive;
