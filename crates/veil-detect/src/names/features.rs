@@ -26,15 +26,15 @@ pub(crate) enum Casing {
 }
 
 /// A tokenized document with everything the features need.
-pub(crate) struct Doc {
-    pub tokens: Vec<Token>,
+pub(crate) struct Doc<'a> {
+    pub tokens: Vec<Token<'a>>,
     pub flags: Vec<u32>,
     pub shapes: Vec<u32>,
     pub casing: Casing,
 }
 
-impl Doc {
-    pub(crate) fn new(text: &str, gazetteer: &Gazetteer) -> Self {
+impl<'a> Doc<'a> {
+    pub(crate) fn new(text: &'a str, gazetteer: &Gazetteer) -> Self {
         let tokens = tokenize(text);
         let flags = gazetteer.annotate(&tokens);
         let mut shapes = Vec::with_capacity(tokens.len());
@@ -102,7 +102,7 @@ impl Doc {
             || self
                 .tokens
                 .get(i - 1)
-                .is_some_and(|p| matches!(p.lower.as_str(), "." | "!" | "?" | ":" | "\"" | ";"))
+                .is_some_and(|p| matches!(p.lower.as_ref(), "." | "!" | "?" | ":" | "\"" | ";"))
     }
 
     /// Whether the tagger looks at token `i` at all. Tokens it skips are `O`: lower-case
@@ -115,9 +115,8 @@ impl Doc {
         if prev != O {
             // A period continues a name only after a short word ("St.", "Inc.", "J."); a
             // sentence end does not.
-            if t.lower == "." {
-                let before = self.tokens.get(i.wrapping_sub(1));
-                return before.is_some_and(|b| b.lower.chars().count() <= 4);
+            if t.lower.as_ref() == "." {
+                return i > 0 && super::abbreviation(self, i - 1);
             }
             return true;
         }
@@ -129,7 +128,9 @@ impl Doc {
         }
         let f = self.flags.get(i).copied().unwrap_or(0);
         if f & flag::NAMEISH != 0 {
-            return true;
+            // In mixed-case text a lower-case dictionary word ("will", "may", "long") is not
+            // a name; in all-lower text (chat) it may be.
+            return self.casing != Casing::Mixed || f & flag::COMMON == 0;
         }
         let p = self.flags_at(i as isize - 1);
         let p2 = self.flags_at(i as isize - 2);
@@ -144,7 +145,7 @@ impl Doc {
         };
         let ii = i as isize;
         let casing = self.casing as u32;
-        let w0 = t.lower.as_str();
+        let w0: &str = t.lower.as_ref();
         out.push(H::new(0).finish());
         out.push(H::new(1).s(w0).finish());
         out.push(H::new(2).s(self.lower_at(ii - 1)).finish());

@@ -183,7 +183,9 @@ pub(crate) struct Gazetteer {
     /// Multi-word entries: key = lower-cased tokens joined by one space; value = (begin
     /// flag, inside flag) of the class.
     multi: HashMap<String, (u32, u32), BuildHasherDefault<FastHasher>>,
-    max_words: usize,
+    /// For each first word of a multi-word entry, a bit per entry length (in tokens) that
+    /// starts with it, so a lookup only builds keys of lengths that exist.
+    lengths: HashMap<String, u64, BuildHasherDefault<FastHasher>>,
 }
 
 impl Gazetteer {
@@ -191,7 +193,7 @@ impl Gazetteer {
         let mut g = Gazetteer {
             single: HashMap::with_capacity_and_hasher(100_000, Default::default()),
             multi: HashMap::default(),
-            max_words: 1,
+            lengths: HashMap::default(),
         };
         g.add_list(LISTS.first, flag::FIRST, (flag::M_PER_B, flag::M_PER_I));
         g.add_list(LISTS.last, flag::LAST, (flag::M_PER_B, flag::M_PER_I));
@@ -219,7 +221,7 @@ impl Gazetteer {
             let toks = tokenize(line);
             match toks.as_slice() {
                 [] => {}
-                [one] => *self.single.entry(one.lower.clone()).or_default() |= single,
+                [one] => *self.single.entry(one.lower.to_string()).or_default() |= single,
                 [first, ..] => {
                     if multi.0 == 0 {
                         continue;
@@ -228,26 +230,31 @@ impl Gazetteer {
                     let entry = self.multi.entry(key).or_default();
                     entry.0 |= multi.0;
                     entry.1 |= multi.1;
-                    *self.single.entry(first.lower.clone()).or_default() |= flag::MW_START;
-                    self.max_words = self.max_words.max(toks.len());
+                    *self.single.entry(first.lower.to_string()).or_default() |= flag::MW_START;
+                    *self.lengths.entry(first.lower.to_string()).or_default() |=
+                        1u64 << toks.len().min(63);
                 }
             }
         }
     }
 
     /// Flags of every token, single-word and multi-word entries included.
-    pub(crate) fn annotate(&self, tokens: &[Token]) -> Vec<u32> {
+    pub(crate) fn annotate(&self, tokens: &[Token<'_>]) -> Vec<u32> {
         let mut flags: Vec<u32> = tokens
             .iter()
-            .map(|t| self.single.get(t.lower.as_str()).copied().unwrap_or(0))
+            .map(|t| self.single.get(t.lower.as_ref()).copied().unwrap_or(0))
             .collect();
         let mut key = String::new();
         for i in 0..tokens.len() {
             if flags.get(i).copied().unwrap_or(0) & flag::MW_START == 0 {
                 continue;
             }
-            let longest = self.max_words.min(tokens.len() - i);
-            for n in (2..=longest).rev() {
+            let Some(first) = tokens.get(i) else { break };
+            let mut lengths = self.lengths.get(first.lower.as_ref()).copied().unwrap_or(0);
+            while lengths != 0 {
+                // Longest first.
+                let n = 63 - lengths.leading_zeros() as usize;
+                lengths &= !(1u64 << n);
                 let Some(window) = tokens.get(i..i + n) else {
                     continue;
                 };
@@ -274,13 +281,13 @@ impl Gazetteer {
     }
 }
 
-fn join(tokens: &[Token]) -> String {
+fn join(tokens: &[Token<'_>]) -> String {
     let mut s = String::new();
     join_into(tokens, &mut s);
     s
 }
 
-fn join_into(tokens: &[Token], out: &mut String) {
+fn join_into(tokens: &[Token<'_>], out: &mut String) {
     for (k, t) in tokens.iter().enumerate() {
         if k > 0 {
             out.push(' ');

@@ -44,6 +44,7 @@ mod tests;
 mod token;
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
@@ -51,7 +52,7 @@ use crate::{Candidate, ContextHit, DataClass, Evidence, Recognizer};
 use features::{Doc, O, class_of};
 use gazetteer::{Gazetteer, TITLES, TRIGGERS, flag};
 pub use model::ModelError;
-use model::{Model, Trainer};
+use model::{FastHasher, Model, Trainer};
 
 /// The shipped model: weights of the tagger, built by the `train_names` example.
 const MODEL: &[u8] = include_bytes!("../../data/names/model.bin");
@@ -252,10 +253,10 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         for k in toks.start + 1..toks.end {
             let Some(t) = doc.tokens.get(k) else { break };
             let f = doc.flags.get(k).copied().unwrap_or(0);
-            let connector = CONNECTORS.contains(&t.lower.as_str())
+            let connector = CONNECTORS.contains(&t.lower.as_ref())
                 || f & flag::ORG_KW != 0
-                || t.lower.chars().count() <= 2 && !STOPWORDS.contains(&t.lower.as_str());
-            if STOPWORDS.contains(&t.lower.as_str()) {
+                || t.lower.chars().count() <= 2 && !STOPWORDS.contains(&t.lower.as_ref());
+            if STOPWORDS.contains(&t.lower.as_ref()) {
                 end = k;
                 break;
             }
@@ -277,13 +278,9 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             let Some(t) = doc.tokens.get(end - 1) else {
                 break;
             };
-            let keep_period = t.lower == "."
-                && doc
-                    .tokens
-                    .get(end - 2)
-                    .is_some_and(|b| b.is_word && b.lower.chars().count() <= 4);
+            let keep_period = t.lower.as_ref() == "." && abbreviation(doc, end - 2);
             let dangling = !t.is_word && !keep_period
-                || matches!(t.lower.as_str(), "of" | "and" | "the" | "&" | "for");
+                || matches!(t.lower.as_ref(), "of" | "and" | "the" | "&" | "for");
             if !dangling {
                 break;
             }
@@ -292,6 +289,64 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         for l in labels.iter_mut().take(toks.end).skip(end) {
             *l = O;
         }
+        // Leading function words ("My" in "My Photoshop") are not part of a name.
+        let mut start = toks.start;
+        while start + 1 < end
+            && doc
+                .tokens
+                .get(start)
+                .is_some_and(|t| STOPWORDS.contains(&t.lower.as_ref()))
+        {
+            if let Some(l) = labels.get_mut(start) {
+                *l = O;
+            }
+            start += 1;
+        }
+        if start != toks.start
+            && let Some(l) = labels.get_mut(start)
+        {
+            *l = class * 2 - 1;
+        }
+        let toks = start..toks.end;
+        let words = || {
+            doc.tokens
+                .iter()
+                .zip(doc.flags.iter())
+                .take(end)
+                .skip(toks.start)
+        };
+        // A lone function word ("My" at a sentence start) is never a name.
+        if end - toks.start == 1 && words().all(|(t, _)| STOPWORDS.contains(&t.lower.as_ref())) {
+            for l in labels.iter_mut().take(end).skip(toks.start) {
+                *l = O;
+            }
+            continue;
+        }
+        // An "organization" with no organization evidence (no keyword such as "Inc" or
+        // "Hospital", not a known organization, no "&", "and" or hyphen joining surnames)
+        // whose first word is a given name is a person: the tagger leans on context words,
+        // and "payable to ..." or "from ..." fit both.
+        let org_evidence = words().any(|(t, f)| {
+            f & (flag::ORG_KW | flag::ORG | flag::M_ORG_B | flag::M_ORG_I) != 0
+                || matches!(
+                    t.lower.as_ref(),
+                    "&" | "and" | "-" | "," | "y" | "e" | "und" | "et"
+                )
+        });
+        let n_words = words().filter(|(t, _)| t.is_word).count();
+        let first_name = words()
+            .next()
+            .is_some_and(|(t, f)| f & flag::FIRST != 0 || (t.non_ascii && !t.lower.is_ascii()));
+        let plain = words().all(|(t, f)| !t.is_word || f & (flag::COMMON | flag::LOC) == 0);
+        let person_like = first_name || (n_words >= 2 && plain);
+        let class = if class == 3 && !org_evidence && person_like && end - toks.start <= 4 {
+            for (k, l) in labels.iter_mut().enumerate().take(end).skip(toks.start) {
+                *l = if k == toks.start { 1 } else { 2 };
+            }
+            1
+        } else {
+            class
+        };
         // Adjacent groups ("Brazilian Catholic") are two NRP findings unless the whole run
         // is one list entry ("South African").
         let one_entry = doc
@@ -316,6 +371,19 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
     *spans = out;
 }
 
+/// Whether token `i` is an abbreviation that a period belongs to: an initial ("J."), a
+/// title ("Dr."), an organization form ("Inc.", "Co.") or "St.".
+pub(crate) fn abbreviation(doc: &Doc, i: usize) -> bool {
+    let Some(t) = doc.tokens.get(i) else {
+        return false;
+    };
+    let f = doc.flags.get(i).copied().unwrap_or(0);
+    t.is_word
+        && (t.lower.chars().count() == 1
+            || f & (flag::ORG_KW | flag::TITLE) != 0
+            || matches!(t.lower.as_ref(), "st" | "ste" | "mt" | "ft"))
+}
+
 /// Un-tags single-word PERSON spans that are medical eponyms used as such
 /// ("Parkinson's disease", "Apgar score").
 fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
@@ -327,7 +395,7 @@ fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
         if doc.flags.get(i).copied().unwrap_or(0) & flag::EPONYM == 0 {
             continue;
         }
-        let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_str());
+        let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
         let mut next = i + 1;
         if lower(next) == "'" || lower(next) == "’" {
             next += if lower(next + 1) == "s" { 2 } else { 1 };
@@ -343,7 +411,9 @@ fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
 /// Document-level consistency: every later or earlier mention of a found name gets the
 /// same class, whatever its case; a person's name parts count alone too.
 fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
-    let mut known: HashMap<String, u8> = HashMap::new();
+    let mut known: HashMap<String, u8, BuildHasherDefault<FastHasher>> = HashMap::default();
+    // First words of the known names: most tokens are rejected with one lookup here.
+    let mut starts: HashMap<String, (), BuildHasherDefault<FastHasher>> = HashMap::default();
     let mut max_words = 1;
     for (class, toks) in spans.iter() {
         let Some(words) = doc.tokens.get(toks.clone()) else {
@@ -351,7 +421,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         };
         let key = words
             .iter()
-            .map(|t| t.lower.as_str())
+            .map(|t| t.lower.as_ref())
             .collect::<Vec<_>>()
             .join(" ");
         known.entry(key).or_insert(*class);
@@ -363,7 +433,8 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                     && t.lower.chars().count() >= 3
                     && f & (flag::COMMON | flag::TITLE | flag::TRIGGER | flag::EPONYM) == 0;
                 if useful {
-                    known.entry(t.lower.clone()).or_insert(1);
+                    known.entry(t.lower.to_string()).or_insert(1);
+                    starts.insert(t.lower.to_string(), ());
                 }
             }
         }
@@ -377,7 +448,13 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         let free = |k: usize| labels.get(k).is_some_and(|&l| l == O);
         let word = doc.tokens.get(i).is_some_and(|t| t.is_word);
         let mut matched = 0;
-        if word && free(i) {
+        let start = word
+            && free(i)
+            && doc
+                .tokens
+                .get(i)
+                .is_some_and(|t| starts.contains_key(t.lower.as_ref()));
+        if start {
             for n in (1..=max_words.min(doc.len() - i)).rev() {
                 if !(i..i + n).all(free) {
                     continue;
@@ -415,10 +492,10 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
 /// A title or trigger word right before token `i` (skipping one period), from our lists.
 fn trigger_before(doc: &Doc, i: usize) -> Option<&'static str> {
     let mut k = i.checked_sub(1)?;
-    if doc.tokens.get(k)?.lower == "." || doc.tokens.get(k)?.lower == ":" {
+    if matches!(doc.tokens.get(k)?.lower.as_ref(), "." | ":") {
         k = k.checked_sub(1)?;
     }
-    let w = doc.tokens.get(k)?.lower.as_str();
+    let w = doc.tokens.get(k)?.lower.as_ref();
     TITLES
         .iter()
         .chain(TRIGGERS.iter())

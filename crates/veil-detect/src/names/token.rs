@@ -1,14 +1,16 @@
 //! Splitting text into word and punctuation tokens, with the per-token facts the tagger uses.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// One token: a run of word characters, or a single punctuation character.
 #[derive(Debug, Clone)]
-pub(crate) struct Token {
+pub(crate) struct Token<'a> {
     /// Byte range in the text. INVARIANT: on `char` boundaries, non-empty.
     pub bytes: Range<usize>,
-    /// Lower-cased text (word tokens) or the character itself (punctuation).
-    pub lower: String,
+    /// Lower-cased text (word tokens) or the character itself (punctuation); borrowed from
+    /// the input when it is already lower-case, which is most words of ordinary prose.
+    pub lower: Cow<'a, str>,
     /// Whether this is a word token (letters, digits, marks) rather than punctuation.
     pub is_word: bool,
     /// Whether the token has a digit.
@@ -57,7 +59,7 @@ fn is_word_char(c: char) -> bool {
 }
 
 /// Splits `text` into tokens.
-pub(crate) fn tokenize(text: &str) -> Vec<Token> {
+pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
     let mut out = Vec::with_capacity(text.len() / 5 + 1);
     let mut word_start: Option<usize> = None;
     let mut newline = false;
@@ -82,7 +84,7 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
         let end = i + c.len_utf8();
         out.push(Token {
             bytes: i..end,
-            lower: c.to_string(),
+            lower: Cow::Borrowed(text.get(i..end).unwrap_or_default()),
             is_word: false,
             has_digit: false,
             init_upper: false,
@@ -101,11 +103,11 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
     out
 }
 
-fn word(text: &str, bytes: Range<usize>, newline_before: bool, space_before: bool) -> Token {
+fn word(text: &str, bytes: Range<usize>, newline_before: bool, space_before: bool) -> Token<'_> {
     let s = text.get(bytes.clone()).unwrap_or_default();
     let mut t = Token {
         bytes,
-        lower: String::with_capacity(s.len()),
+        lower: Cow::Borrowed(s),
         is_word: true,
         has_digit: false,
         init_upper: s.chars().next().is_some_and(char::is_uppercase),
@@ -120,11 +122,9 @@ fn word(text: &str, bytes: Range<usize>, newline_before: bool, space_before: boo
         t.has_lower |= c.is_lowercase();
         t.has_upper |= c.is_uppercase();
         t.non_ascii |= !c.is_ascii();
-        if c.is_uppercase() {
-            t.lower.extend(c.to_lowercase());
-        } else {
-            t.lower.push(c);
-        }
+    }
+    if t.has_upper {
+        t.lower = Cow::Owned(s.to_lowercase());
     }
     t
 }
