@@ -21,12 +21,16 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod analyzer;
 mod class;
 mod finding;
 pub mod names;
+mod patterns;
 mod recognizer;
 mod sensitive;
+pub mod validate;
 
+pub use analyzer::{Analyzer, AnalyzerBuilder, BuildError, DEFAULT_MIN_SCORE};
 pub use class::{DataClass, UnknownDataClass};
 pub use finding::{Candidate, ContextHit, Evidence, Finding, Validation};
 pub use names::NameRecognizer;

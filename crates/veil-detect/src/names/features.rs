@@ -31,6 +31,26 @@ pub(crate) struct Doc<'a> {
     pub flags: Vec<u32>,
     pub shapes: Vec<u32>,
     pub casing: Casing,
+    /// Tokens inside technical strings (e-mail addresses, URLs, paths, identifiers with
+    /// digits such as `EMP-001234`): never part of a name; the pattern recognizers own them.
+    pub blocked: Vec<bool>,
+}
+
+/// Whether a whitespace-delimited chunk of text is technical rather than prose.
+fn technical(chunk: &str) -> bool {
+    const TLDS: &[&str] = &[
+        ".com", ".org", ".net", ".io", ".gov", ".edu", ".co.", ".ai", ".dev",
+    ];
+    chunk.contains('@')
+        || chunk.contains('/')
+        || chunk.contains('\\')
+        || chunk.contains('_')
+        || chunk.bytes().any(|b| b.is_ascii_digit())
+        || chunk.starts_with("www.")
+        || (chunk.contains('.') && {
+            let lower = chunk.to_ascii_lowercase();
+            TLDS.iter().any(|t| lower.contains(t))
+        })
 }
 
 impl<'a> Doc<'a> {
@@ -47,6 +67,24 @@ impl<'a> Doc<'a> {
                 upper += usize::from(!t.has_lower);
             }
         }
+        // Whitespace-delimited chunks: block every token of a technical chunk.
+        let mut blocked = vec![false; tokens.len()];
+        let mut k = 0;
+        while k < tokens.len() {
+            let mut end = k + 1;
+            while tokens.get(end).is_some_and(|t| !t.space_before) {
+                end += 1;
+            }
+            let (Some(a), Some(b)) = (tokens.get(k), tokens.get(end - 1)) else {
+                break;
+            };
+            if technical(text.get(a.bytes.start..b.bytes.end).unwrap_or_default()) {
+                for x in blocked.iter_mut().take(end).skip(k) {
+                    *x = true;
+                }
+            }
+            k = end;
+        }
         let casing = if cased > 0 && lower * 10 >= cased * 9 {
             Casing::Lower
         } else if cased > 1 && upper * 10 >= cased * 8 {
@@ -59,6 +97,7 @@ impl<'a> Doc<'a> {
             flags,
             shapes,
             casing,
+            blocked,
         }
     }
 
@@ -112,6 +151,9 @@ impl<'a> Doc<'a> {
         let Some(t) = self.tokens.get(i) else {
             return false;
         };
+        if self.blocked.get(i).copied().unwrap_or(true) {
+            return false;
+        }
         if prev != O {
             // A period continues a name only after a short word ("St.", "Inc.", "J."); a
             // sentence end does not.

@@ -160,7 +160,9 @@ impl NameRecognizer {
             } else {
                 2.0
             };
-            let base = 0.55 + 0.4 * (margin / 6.0).tanh();
+            // Names are less certain than validated patterns: scores stay in 0.5..=0.75 so
+            // that an address, e-mail or URL holding a name wins the overlap.
+            let base = 0.5 + 0.2 * (margin / 6.0).tanh().max(0.0);
             let mut evidence = Evidence {
                 pattern: if from_tagger {
                     "names_tagger"
@@ -315,8 +317,18 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
                 .take(end)
                 .skip(toks.start)
         };
-        // A lone function word ("My" at a sentence start) is never a name.
-        if end - toks.start == 1 && words().all(|(t, _)| STOPWORDS.contains(&t.lower.as_ref())) {
+        // A lone function word ("My" at a sentence start) is never a name, and a lone word
+        // naming an identifier scheme ("NHS number", "Medicare ID") is left to the pattern
+        // recognizers.
+        let scheme = doc.tokens.get(end).is_some_and(|t| {
+            matches!(
+                t.lower.as_ref(),
+                "number" | "no" | "id" | "#" | "card" | "account"
+            )
+        });
+        if end - toks.start == 1
+            && (scheme || words().all(|(t, _)| STOPWORDS.contains(&t.lower.as_ref())))
+        {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
             }
@@ -445,7 +457,9 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
     let mut i = 0;
     let mut key = String::new();
     while i < doc.len() {
-        let free = |k: usize| labels.get(k).is_some_and(|&l| l == O);
+        let free = |k: usize| {
+            labels.get(k).is_some_and(|&l| l == O) && !doc.blocked.get(k).copied().unwrap_or(true)
+        };
         let word = doc.tokens.get(i).is_some_and(|t| t.is_word);
         let mut matched = 0;
         let start = word
