@@ -67,3 +67,41 @@ fn spans_of_bio() {
         vec![(1, 1..3), (2, 3..4), (1, 4..5)]
     );
 }
+
+#[test]
+fn issue_7_default_analyzer_finds_names_and_entities_turns_them_off() {
+    use crate::Analyzer;
+    let text = "Patient Maria Gonzalez moved to Chicago; email maria.gonzalez@example.com.";
+    let on = Analyzer::builder().build().unwrap();
+    let found = on.analyze(text);
+    let classes: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| (f.class.as_str(), &text[f.bytes.clone()]))
+        .collect();
+    assert!(
+        classes.contains(&("PERSON", "Maria Gonzalez")),
+        "{classes:?}"
+    );
+    assert!(classes.contains(&("LOCATION", "Chicago")), "{classes:?}");
+    // The name inside the e-mail address stays part of the address.
+    assert!(
+        classes.iter().any(|(c, _)| *c == "EMAIL_ADDRESS"),
+        "{classes:?}"
+    );
+
+    let off = Analyzer::builder()
+        .entities([DataClass::EmailAddress])
+        .build()
+        .unwrap();
+    let found = off.analyze(text);
+    assert!(
+        found.iter().all(|f| f.class == DataClass::EmailAddress),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn names_stay_out_of_technical_strings() {
+    let f = found("badge EMP-001234 for jane.doe@example.com at www.acme.com/jane");
+    assert!(f.is_empty(), "{f:?}");
+}
