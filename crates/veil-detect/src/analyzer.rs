@@ -12,7 +12,7 @@ use std::{
 };
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex_automata::{Anchored, Input, PatternID, meta};
+use regex_automata::{Anchored, Input, MatchKind as RegexMatchKind, PatternID, PatternSet, meta};
 use serde::Deserialize;
 
 use crate::{
@@ -93,6 +93,9 @@ impl std::fmt::Debug for Analyzer {
 
 struct Inner {
     regex: Option<meta::Regex>,
+    /// The same patterns with "all matches" semantics: answers which patterns match at a
+    /// position (used only when a match is rejected or ambiguous).
+    all_regex: Option<meta::Regex>,
     specs: Vec<Spec>,
     context: Option<ContextIndex>,
     deny: Option<(AhoCorasick, Vec<DataClass>)>,
@@ -251,6 +254,7 @@ impl Analyzer {
 impl Inner {
     /// The single multi-pattern pass.
     fn pattern_pass(&self, regex: &meta::Regex, text: &str, out: &mut Vec<Candidate>) {
+        let mut scratch = Scratch::default();
         let mut at = 0;
         while at < text.len() {
             let input = Input::new(text).range(at..);
@@ -259,25 +263,29 @@ impl Inner {
             };
             let first = m.pattern();
             let mut furthest = m.end();
-            let accepted = self.consider(text, first, m.range(), out);
+            let accepted = self.consider(text, first, m.range(), out, &mut scratch);
             let try_others = !accepted
                 || self
                     .specs
                     .get(first.as_usize())
                     .is_some_and(|s| s.ambiguous);
-            if try_others {
-                for (i, spec) in self.specs.iter().enumerate() {
-                    if i == first.as_usize() || (accepted && !spec.ambiguous) {
+            if try_others && let Some(all) = &self.all_regex {
+                // One anchored overlapping pass says which other patterns also match here;
+                // only those are searched for their spans.
+                let mut set = PatternSet::new(all.pattern_len());
+                let anchored = Input::new(text).range(m.start()..).anchored(Anchored::Yes);
+                all.which_overlapping_matches(&anchored, &mut set);
+                for pid in set.iter() {
+                    let spec_ambiguous =
+                        self.specs.get(pid.as_usize()).is_some_and(|s| s.ambiguous);
+                    if pid == first || (accepted && !spec_ambiguous) {
                         continue;
                     }
-                    let Ok(pid) = PatternID::try_from(i) else {
-                        continue;
-                    };
                     let input = Input::new(text)
                         .range(m.start()..)
                         .anchored(Anchored::Pattern(pid));
                     if let Some(alt) = regex.search(&input)
-                        && self.consider(text, pid, alt.range(), out)
+                        && self.consider(text, pid, alt.range(), out, &mut scratch)
                     {
                         furthest = furthest.max(alt.end());
                     }
@@ -300,6 +308,7 @@ impl Inner {
         pid: PatternID,
         raw: std::ops::Range<usize>,
         out: &mut Vec<Candidate>,
+        scratch: &mut Scratch,
     ) -> bool {
         let Some(spec) = self.specs.get(pid.as_usize()) else {
             return false;
@@ -308,6 +317,8 @@ impl Inner {
             || !word_bounded(text, &raw)
             || (spec.standalone && joined_token(text, &raw))
             || (spec.numeric && continues_digits(text, &raw))
+            // A host name right after `@` is the domain of an address, not a URL.
+            || (spec.class == DataClass::Url && prev_char(text, raw.start) == Some('@'))
         {
             return false;
         }
@@ -322,7 +333,7 @@ impl Inner {
             Some(_) => return false,
             None => Validation::NotApplicable,
         };
-        let (delta, hits) = self.context_for(text, &span, &spec.class);
+        let (delta, hits) = self.context_for(text, &span, &spec.class, scratch);
         let positive = hits.iter().any(|h| h.delta > 0.0);
         if spec.needs_context && !positive {
             return false;
@@ -352,52 +363,63 @@ impl Inner {
         text: &str,
         span: &std::ops::Range<usize>,
         class: &DataClass,
+        scratch: &mut Scratch,
     ) -> (f32, Vec<ContextHit>) {
         let Some(ctx) = &self.context else {
             return (0.0, Vec::new());
         };
+        // Keywords are found once per text, on first need, then looked up by position.
+        let all_hits = scratch.context_hits.get_or_insert_with(|| {
+            ctx.automaton
+                .find_iter(text)
+                .filter_map(|m| {
+                    let word = ctx.words.get(m.pattern().as_usize())?;
+                    let bounded =
+                        word_start(text, m.start()) && (word.len() > 4 || word_end(text, m.end()));
+                    bounded.then(|| (m.start(), m.end(), m.pattern().as_usize()))
+                })
+                .collect()
+        });
         let lo = window_start(text, span.start, WORDS_BEFORE);
         let hi = window_end(text, span.end, WORDS_AFTER);
         let mut hits: Vec<ContextHit> = Vec::new();
         let (mut up, mut down) = (0.0f32, 0.0f32);
-        // Look before and after the candidate, never inside it (the value is not context).
-        for (from, to, before) in [(lo, span.start, true), (span.end, hi, false)] {
-            let Some(window) = text.get(from..to) else {
+        let first = all_hits.partition_point(|&(s, _, _)| s < lo);
+        for &(s, e, idx) in all_hits.get(first..).unwrap_or_default() {
+            if s >= hi {
+                break;
+            }
+            // Only before or after the candidate, never inside it (the value is not context).
+            let before = e <= span.start;
+            if !before && s < span.end {
+                continue;
+            }
+            let (Some(&word), Some(effects)) = (ctx.words.get(idx), ctx.effects.get(idx)) else {
                 continue;
             };
-            for m in ctx.automaton.find_iter(window) {
-                let (s, e) = (from + m.start(), from + m.end());
-                let word = ctx.words.get(m.pattern().as_usize()).copied().unwrap_or("");
-                if !word_start(text, s) || (word.len() <= 4 && !word_end(text, e)) {
+            // Words between the keyword and the candidate: nearer keywords count more.
+            let gap = if before {
+                text.get(e..span.start)
+            } else {
+                text.get(span.end..s)
+            };
+            let distance = gap.map_or(0, |g| g.split_whitespace().count());
+            for (c, delta) in effects {
+                if c != class || hits.iter().any(|h| h.word == word) {
                     continue;
                 }
-                let Some(effects) = ctx.effects.get(m.pattern().as_usize()) else {
+                let delta = if *delta > 0.0 {
+                    *delta - DISTANCE_DECAY * distance as f32
+                } else if before && distance <= NEGATIVE_WORDS {
+                    *delta
+                } else {
                     continue;
                 };
-                // Words between the keyword and the candidate: nearer keywords count more.
-                let gap = if before {
-                    text.get(e..span.start)
+                hits.push(ContextHit { word, delta });
+                if delta > 0.0 {
+                    up = up.max(delta);
                 } else {
-                    text.get(span.end..s)
-                };
-                let distance = gap.map_or(0, |g| g.split_whitespace().count());
-                for (c, delta) in effects {
-                    if c != class || hits.iter().any(|h| h.word == word) {
-                        continue;
-                    }
-                    let delta = if *delta > 0.0 {
-                        *delta - DISTANCE_DECAY * distance as f32
-                    } else if before && distance <= NEGATIVE_WORDS {
-                        *delta
-                    } else {
-                        continue;
-                    };
-                    hits.push(ContextHit { word, delta });
-                    if delta > 0.0 {
-                        up = up.max(delta);
-                    } else {
-                        down = down.min(delta);
-                    }
+                    down = down.min(delta);
                 }
             }
         }
@@ -405,6 +427,13 @@ impl Inner {
         // a positive word elsewhere in the window does not outweigh it.
         (if down < 0.0 { down } else { up }, hits)
     }
+}
+
+/// Per-call working state of the pattern pass.
+#[derive(Default)]
+struct Scratch {
+    /// Context keyword hits in the whole text (start, end, word index), sorted by start.
+    context_hits: Option<Vec<(usize, usize, usize)>>,
 }
 
 /// Where the context window before `at` starts: `words` words back, or a clause break.
@@ -858,7 +887,21 @@ impl AnalyzerBuilder {
         let regex = if regexes.is_empty() {
             None
         } else {
-            let config = meta::Config::new().hybrid_cache_capacity(8 << 20);
+            let config = meta::Config::new().hybrid_cache_capacity(64 << 20);
+            Some(
+                meta::Builder::new()
+                    .configure(config)
+                    .build_many(&regexes)
+                    .map_err(|e| BuildError::new(format!("cannot compile patterns: {e}")))?,
+            )
+        };
+
+        let all_regex = if regexes.is_empty() {
+            None
+        } else {
+            let config = meta::Config::new()
+                .match_kind(RegexMatchKind::All)
+                .hybrid_cache_capacity(16 << 20);
             Some(
                 meta::Builder::new()
                     .configure(config)
@@ -874,6 +917,7 @@ impl AnalyzerBuilder {
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             let words: Vec<&'static str> = entries.iter().map(|(w, _)| intern(w)).collect();
             let automaton = AhoCorasickBuilder::new()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(&words)
@@ -913,6 +957,7 @@ impl AnalyzerBuilder {
         Ok(Analyzer {
             inner: Arc::new(Inner {
                 regex,
+                all_regex,
                 specs,
                 context,
                 deny,
