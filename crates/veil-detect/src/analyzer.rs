@@ -101,6 +101,9 @@ struct Inner {
     deny: Option<(AhoCorasick, Vec<DataClass>)>,
     allow: HashSet<String>,
     recognizers: Vec<Arc<dyn Recognizer>>,
+    /// The enabled classes (`None`: all). A recognizer producing several classes (names)
+    /// runs when any of them is enabled; its other classes are dropped here.
+    entities: Option<HashSet<DataClass>>,
     min_score: f32,
 }
 
@@ -229,6 +232,10 @@ impl Analyzer {
                         && text.is_char_boundary(c.bytes.start)
                         && text.is_char_boundary(c.bytes.end)
                         && c.score.is_finite()
+                        && inner
+                            .entities
+                            .as_ref()
+                            .is_none_or(|set| set.contains(&c.class))
                 });
                 if ok {
                     if let Some(c) = candidates.get_mut(i) {
@@ -963,6 +970,7 @@ impl AnalyzerBuilder {
                 deny,
                 allow: self.allow,
                 recognizers,
+                entities: self.entities,
                 min_score,
             }),
         })

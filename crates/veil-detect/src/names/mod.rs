@@ -236,6 +236,14 @@ const CONNECTORS: &[&str] = &[
     "el", "ibn", "&", "'", "’", "-", ".", ",", "s",
 ];
 
+/// Acronyms of identifiers and technical terms, which look like organizations ("SSN",
+/// "IBAN") but label a value that the pattern recognizers find.
+const IDENTIFIER_WORDS: &[&str] = &[
+    "ssn", "dob", "mrn", "npi", "ein", "tin", "itin", "pan", "iban", "swift", "bic", "vin", "id",
+    "pin", "cvv", "cvc", "otp", "url", "ip", "mac", "zip", "api", "jwt", "nino", "nhs", "aadhaar",
+    "uuid", "sku", "imei", "iccid", "routing", "acct", "ref", "fax", "tel",
+];
+
 /// Function words that never sit inside a name, whatever the casing.
 const STOPWORDS: &[&str] = &[
     "to", "from", "in", "at", "with", "will", "is", "are", "was", "were", "be", "been", "has",
@@ -325,7 +333,10 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
                 t.lower.as_ref(),
                 "number" | "no" | "id" | "#" | "card" | "account"
             )
-        });
+        }) || doc
+            .tokens
+            .get(toks.start)
+            .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
         if end - toks.start == 1
             && (scheme || words().all(|(t, _)| STOPWORDS.contains(&t.lower.as_ref())))
         {

@@ -89,6 +89,17 @@ fn issue_7_default_analyzer_finds_names_and_entities_turns_them_off() {
         "{classes:?}"
     );
 
+    let person_only = Analyzer::builder()
+        .entities([DataClass::Person])
+        .build()
+        .unwrap();
+    let found = person_only.analyze(text);
+    assert!(!found.is_empty());
+    assert!(
+        found.iter().all(|f| f.class == DataClass::Person),
+        "{found:?}"
+    );
+
     let off = Analyzer::builder()
         .entities([DataClass::EmailAddress])
         .build()
