@@ -105,6 +105,9 @@ struct Inner {
     deny: Option<(AhoCorasick, Vec<DataClass>)>,
     allow: HashSet<String>,
     recognizers: Vec<Arc<dyn Recognizer>>,
+    /// The enabled classes (`None`: all). A recognizer producing several classes (names)
+    /// runs when any of them is enabled; its other classes are dropped here.
+    entities: Option<HashSet<DataClass>>,
     min_score: f32,
 }
 
@@ -183,9 +186,16 @@ fn default_custom_score() -> f32 {
 }
 
 impl Analyzer {
-    /// A builder with every built-in recognizer enabled.
+    /// A builder with every built-in recognizer enabled, the names recognizer (`PERSON`,
+    /// `LOCATION`, `ORGANIZATION`, `NRP`) included; `entities` can leave it out.
     pub fn builder() -> AnalyzerBuilder {
-        AnalyzerBuilder::default()
+        let builder = AnalyzerBuilder::default();
+        // The names model is compiled into the binary and a unit test loads it, so this
+        // cannot fail in a shipped build; if it ever did, the pattern recognizers still run.
+        match crate::names::NameRecognizer::new() {
+            Ok(names) => builder.with_recognizer(Box::new(names)),
+            Err(_) => builder,
+        }
     }
 
     /// Finds sensitive data in `text`: findings sorted by start, never overlapping.
@@ -228,6 +238,10 @@ impl Analyzer {
                         && text.is_char_boundary(c.bytes.start)
                         && text.is_char_boundary(c.bytes.end)
                         && c.score.is_finite()
+                        && inner
+                            .entities
+                            .as_ref()
+                            .is_none_or(|set| set.contains(&c.class))
                 });
                 if ok {
                     if let Some(c) = candidates.get_mut(i) {
@@ -1065,6 +1079,7 @@ impl AnalyzerBuilder {
                 deny,
                 allow: self.allow,
                 recognizers,
+                entities: self.entities,
                 min_score,
             }),
         })

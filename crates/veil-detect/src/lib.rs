@@ -42,6 +42,7 @@
 mod analyzer;
 mod class;
 mod finding;
+pub mod names;
 mod patterns;
 mod recognizer;
 mod sensitive;
@@ -50,5 +51,6 @@ pub mod validate;
 pub use analyzer::{Analyzer, AnalyzerBuilder, BuildError, DEFAULT_MIN_SCORE};
 pub use class::{DataClass, UnknownDataClass};
 pub use finding::{Candidate, ContextHit, Evidence, Finding, Validation};
+pub use names::NameRecognizer;
 pub use recognizer::Recognizer;
 pub use sensitive::Sensitive;

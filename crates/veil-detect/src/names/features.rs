@@ -1,0 +1,299 @@
+//! The tagger's view of a document: tokens, list flags, shapes, and hashed features.
+
+use super::gazetteer::{Gazetteer, flag};
+use super::token::{Token, shape_code, tokenize};
+
+/// Tag set: BIO over the four classes.
+pub(crate) const N_LABELS: usize = 9;
+pub(crate) const O: u8 = 0;
+
+/// The class index (1..=4) of a label, 0 for `O`.
+pub(crate) fn class_of(label: u8) -> u8 {
+    label.div_ceil(2)
+}
+
+/// Whether `label` may follow `prev` (an inside tag continues its own class only).
+pub(crate) fn allowed(prev: u8, label: u8) -> bool {
+    label == O || label % 2 == 1 || (prev != O && class_of(prev) == class_of(label))
+}
+
+/// How the document is cased as a whole: chat is often all lower-case, forms all upper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Casing {
+    Mixed = 0,
+    Lower = 1,
+    Upper = 2,
+}
+
+/// A tokenized document with everything the features need.
+pub(crate) struct Doc<'a> {
+    pub tokens: Vec<Token<'a>>,
+    pub flags: Vec<u32>,
+    pub shapes: Vec<u32>,
+    pub casing: Casing,
+    /// Tokens inside technical strings (e-mail addresses, URLs, paths, identifiers with
+    /// digits such as `EMP-001234`): never part of a name; the pattern recognizers own them.
+    pub blocked: Vec<bool>,
+}
+
+/// Whether a whitespace-delimited chunk of text is technical rather than prose.
+fn technical(chunk: &str) -> bool {
+    const TLDS: &[&str] = &[
+        ".com", ".org", ".net", ".io", ".gov", ".edu", ".co.", ".ai", ".dev",
+    ];
+    chunk.contains('@')
+        || chunk.contains('/')
+        || chunk.contains('\\')
+        || chunk.contains('_')
+        || chunk.bytes().any(|b| b.is_ascii_digit())
+        || chunk.starts_with("www.")
+        || (chunk.contains('.') && {
+            let lower = chunk.to_ascii_lowercase();
+            TLDS.iter().any(|t| lower.contains(t))
+        })
+}
+
+impl<'a> Doc<'a> {
+    pub(crate) fn new(text: &'a str, gazetteer: &Gazetteer) -> Self {
+        let tokens = tokenize(text);
+        let flags = gazetteer.annotate(&tokens);
+        let mut shapes = Vec::with_capacity(tokens.len());
+        let (mut lower, mut upper, mut cased) = (0usize, 0usize, 0usize);
+        for t in &tokens {
+            shapes.push(shape_code(text.get(t.bytes.clone()).unwrap_or_default()));
+            if t.is_word && (t.has_lower || t.has_upper) {
+                cased += 1;
+                lower += usize::from(!t.has_upper);
+                upper += usize::from(!t.has_lower);
+            }
+        }
+        // Whitespace-delimited chunks: block every token of a technical chunk.
+        let mut blocked = vec![false; tokens.len()];
+        let mut k = 0;
+        while k < tokens.len() {
+            let mut end = k + 1;
+            while tokens.get(end).is_some_and(|t| !t.space_before) {
+                end += 1;
+            }
+            let (Some(a), Some(b)) = (tokens.get(k), tokens.get(end - 1)) else {
+                break;
+            };
+            if technical(text.get(a.bytes.start..b.bytes.end).unwrap_or_default()) {
+                for x in blocked.iter_mut().take(end).skip(k) {
+                    *x = true;
+                }
+            }
+            k = end;
+        }
+        let casing = if cased > 0 && lower * 10 >= cased * 9 {
+            Casing::Lower
+        } else if cased > 1 && upper * 10 >= cased * 8 {
+            Casing::Upper
+        } else {
+            Casing::Mixed
+        };
+        Doc {
+            tokens,
+            flags,
+            shapes,
+            casing,
+            blocked,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    fn flags_at(&self, i: isize) -> u32 {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.flags.get(i))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn lower_at(&self, i: isize) -> &str {
+        match usize::try_from(i).ok().and_then(|i| self.tokens.get(i)) {
+            Some(t) => &t.lower,
+            None if i < 0 => "<s>",
+            None => "</s>",
+        }
+    }
+
+    fn shape_at(&self, i: isize) -> u32 {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.shapes.get(i))
+            .copied()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Whether token `i` starts a sentence or a line.
+    fn sentence_start(&self, i: usize) -> bool {
+        if i == 0 {
+            return true;
+        }
+        let Some(t) = self.tokens.get(i) else {
+            return false;
+        };
+        t.newline_before
+            || self
+                .tokens
+                .get(i - 1)
+                .is_some_and(|p| matches!(p.lower.as_ref(), "." | "!" | "?" | ":" | "\"" | ";"))
+    }
+
+    /// Whether the tagger looks at token `i` at all. Tokens it skips are `O`: lower-case
+    /// words in no list and not after a title or trigger, numbers, and punctuation outside
+    /// an entity. This is what keeps the tagger fast on ordinary prose.
+    pub(crate) fn gated(&self, i: usize, prev: u8) -> bool {
+        let Some(t) = self.tokens.get(i) else {
+            return false;
+        };
+        if self.blocked.get(i).copied().unwrap_or(true) {
+            return false;
+        }
+        if prev != O {
+            // A period continues a name only after a short word ("St.", "Inc.", "J."); a
+            // sentence end does not.
+            if t.lower.as_ref() == "." {
+                return i > 0 && super::abbreviation(self, i - 1);
+            }
+            return true;
+        }
+        if !t.is_word || t.has_digit {
+            return false;
+        }
+        if t.has_upper || (t.non_ascii && !t.has_lower) {
+            return true;
+        }
+        let f = self.flags.get(i).copied().unwrap_or(0);
+        if f & flag::NAMEISH != 0 {
+            // In mixed-case text a lower-case dictionary word ("will", "may", "long") is not
+            // a name; in all-lower text (chat) it may be.
+            return self.casing != Casing::Mixed || f & flag::COMMON == 0;
+        }
+        let p = self.flags_at(i as isize - 1);
+        let p2 = self.flags_at(i as isize - 2);
+        p & (flag::TITLE | flag::TRIGGER) != 0 || p2 & flag::TITLE != 0
+    }
+
+    /// The features of token `i` that do not depend on earlier decisions.
+    pub(crate) fn static_features(&self, i: usize, out: &mut Vec<u32>) {
+        out.clear();
+        let Some(t) = self.tokens.get(i) else {
+            return;
+        };
+        let ii = i as isize;
+        let casing = self.casing as u32;
+        let w0: &str = t.lower.as_ref();
+        out.push(H::new(0).finish());
+        out.push(H::new(1).s(w0).finish());
+        out.push(H::new(2).s(self.lower_at(ii - 1)).finish());
+        out.push(H::new(3).s(self.lower_at(ii + 1)).finish());
+        out.push(H::new(4).s(self.lower_at(ii - 2)).finish());
+        out.push(H::new(5).s(self.lower_at(ii + 2)).finish());
+        let n_chars = w0.chars().count();
+        if n_chars > 3 {
+            let suf = w0.char_indices().rev().nth(2).map_or(0, |(b, _)| b);
+            let pre = w0.char_indices().nth(3).map_or(w0.len(), |(b, _)| b);
+            out.push(H::new(6).s(w0.get(suf..).unwrap_or_default()).finish());
+            out.push(H::new(7).s(w0.get(..pre).unwrap_or_default()).finish());
+        }
+        let s0 = self.shape_at(ii);
+        out.push(H::new(8).u(s0).u(casing).finish());
+        out.push(H::new(9).u(self.shape_at(ii - 1)).u(s0).finish());
+        out.push(H::new(10).u(s0).u(self.shape_at(ii + 1)).finish());
+        let f0 = self.flags_at(ii);
+        for (tmpl, f) in [
+            (11u32, f0),
+            (12, self.flags_at(ii - 1)),
+            (13, self.flags_at(ii + 1)),
+        ] {
+            let mut bits = f & !flag::MW_START;
+            while bits != 0 {
+                let b = bits.trailing_zeros();
+                bits &= bits - 1;
+                out.push(H::new(tmpl).u(b).u(casing).finish());
+            }
+        }
+        out.push(
+            H::new(14)
+                .u(u32::from(self.sentence_start(i)))
+                .u(u32::from(t.init_upper))
+                .finish(),
+        );
+        out.push(
+            H::new(15)
+                .u(casing)
+                .u(u32::from(t.init_upper))
+                .u(u32::from(t.has_lower))
+                .finish(),
+        );
+        out.push(H::new(16).s(self.lower_at(ii - 1)).u(s0).finish());
+        out.push(H::new(17).s(self.lower_at(ii + 1)).u(s0).finish());
+        out.push(H::new(18).u(n_chars.min(12) as u32).finish());
+        out.push(H::new(21).u(f0 & !flag::MW_START).u(casing).finish());
+        if self.lower_at(ii + 1) == "'" && self.lower_at(ii + 2) == "s" {
+            out.push(H::new(22).s(self.lower_at(ii + 3)).finish());
+        }
+        out.push(
+            H::new(23)
+                .u(u32::from(t.newline_before))
+                .u(u32::from(t.space_before))
+                .finish(),
+        );
+        out.push(
+            H::new(24)
+                .s(self.lower_at(ii - 1))
+                .s(self.lower_at(ii + 1))
+                .finish(),
+        );
+        // What this word and its neighbours are in the lists, together ("FIRST then LAST").
+        let m = flag::NAMEISH | flag::COMMON | flag::ORG_KW | flag::TITLE;
+        out.push(H::new(25).u(f0 & m).u(self.flags_at(ii + 1) & m).finish());
+        out.push(H::new(26).u(self.flags_at(ii - 1) & m).u(f0 & m).finish());
+    }
+
+    /// The features that depend on the two previous decisions.
+    pub(crate) fn dynamic_features(&self, i: usize, p1: u8, p2: u8, out: &mut Vec<u32>) {
+        let ii = i as isize;
+        let f0 = self.flags_at(ii) & !flag::MW_START;
+        out.push(H::new(30).u(u32::from(p1)).finish());
+        out.push(H::new(31).u(u32::from(p1)).u(u32::from(p2)).finish());
+        out.push(H::new(32).u(u32::from(p1)).s(self.lower_at(ii)).finish());
+        out.push(H::new(33).u(u32::from(p1)).u(self.shape_at(ii)).finish());
+        out.push(H::new(34).u(u32::from(p1)).u(f0).finish());
+    }
+}
+
+/// Feature hashing (FNV-1a over the template id and its parts, then a final mix).
+struct H(u64);
+
+impl H {
+    fn new(template: u32) -> Self {
+        H(0xcbf2_9ce4_8422_2325 ^ u64::from(template).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    fn s(mut self, s: &str) -> Self {
+        for b in s.bytes() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = (self.0 ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+        self
+    }
+
+    fn u(mut self, v: u32) -> Self {
+        self.0 = (self.0 ^ u64::from(v).wrapping_add(0x1234_5678)).wrapping_mul(0x0100_0000_01b3);
+        self
+    }
+
+    fn finish(self) -> u32 {
+        let mut x = self.0;
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        (x >> 32) as u32
+    }
+}

@@ -1,0 +1,317 @@
+//! Word lists compiled into lookup tables: person names, places, organizations, NRP,
+//! medical eponyms, common words, titles and context triggers.
+//!
+//! The lists are plain text under `data/names/` (one entry a line, built by
+//! `data/names/build_gazetteers.py`), embedded in the binary with `include_str!`. Lookups are
+//! per token (the tagger needs token-aligned facts, not byte matches), so a hash map from the
+//! lower-cased token, plus one from lower-cased multi-word entries keyed by their first word,
+//! does what an Aho-Corasick automaton would without a second tokenization pass.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use super::model::FastHasher;
+
+use super::token::{Token, tokenize};
+
+/// Bits describing what a single lower-cased token is in the lists.
+pub(crate) mod flag {
+    pub const FIRST: u32 = 1;
+    pub const LAST: u32 = 1 << 1;
+    pub const LOC: u32 = 1 << 2;
+    pub const ORG: u32 = 1 << 3;
+    pub const ORG_KW: u32 = 1 << 4;
+    pub const NRP: u32 = 1 << 5;
+    pub const EPONYM: u32 = 1 << 6;
+    pub const COMMON: u32 = 1 << 7;
+    pub const TITLE: u32 = 1 << 8;
+    pub const TRIGGER: u32 = 1 << 9;
+    /// Starts at least one multi-word entry (internal: gates the multi-word lookup).
+    pub const MW_START: u32 = 1 << 10;
+    pub const M_LOC_B: u32 = 1 << 11;
+    pub const M_LOC_I: u32 = 1 << 12;
+    pub const M_ORG_B: u32 = 1 << 13;
+    pub const M_ORG_I: u32 = 1 << 14;
+    pub const M_NRP_B: u32 = 1 << 15;
+    pub const M_NRP_I: u32 = 1 << 16;
+    pub const M_PER_B: u32 = 1 << 17;
+    pub const M_PER_I: u32 = 1 << 18;
+    /// Bits that make a token worth tagging even when it is lower-case.
+    pub const NAMEISH: u32 =
+        FIRST | LAST | LOC | ORG | NRP | M_LOC_B | M_ORG_B | M_NRP_B | M_PER_B | M_LOC_I | M_ORG_I;
+}
+
+/// Titles and honorifics (lower-case, without the period).
+pub(crate) const TITLES: &[&str] = &[
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "prof",
+    "professor",
+    "sir",
+    "dame",
+    "lord",
+    "lady",
+    "rev",
+    "fr",
+    "sr",
+    "jr",
+    "nurse",
+    "judge",
+    "justice",
+    "sen",
+    "senator",
+    "rep",
+    "gov",
+    "president",
+    "capt",
+    "captain",
+    "sgt",
+    "officer",
+    "det",
+    "detective",
+    "md",
+    "phd",
+    "rn",
+    "esq",
+    "herr",
+    "frau",
+    "mme",
+    "mlle",
+    "señor",
+    "señora",
+    "sra",
+    "don",
+    "doña",
+];
+
+/// Words that announce a name nearby (lower-case).
+pub(crate) const TRIGGERS: &[&str] = &[
+    "patient",
+    "pt",
+    "name",
+    "named",
+    "called",
+    "signed",
+    "witness",
+    "dear",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "regards",
+    "sincerely",
+    "cheers",
+    "attending",
+    "physician",
+    "nurse",
+    "contact",
+    "kin",
+    "husband",
+    "wife",
+    "daughter",
+    "son",
+    "mother",
+    "father",
+    "brother",
+    "sister",
+    "partner",
+    "friend",
+    "client",
+    "customer",
+    "plaintiff",
+    "defendant",
+    "counsel",
+    "beneficiary",
+    "holder",
+    "user",
+    "from",
+    "to",
+    "with",
+    "by",
+    "at",
+    "in",
+    "of",
+    "v",
+    "employer",
+    "resident",
+    "born",
+    "moved",
+    "lives",
+    "visit",
+    "visiting",
+    "office",
+    "ceo",
+    "cfo",
+    "manager",
+    "author",
+    "sender",
+    "recipient",
+    "mrn",
+    "dob",
+];
+
+/// The embedded lists.
+struct Lists {
+    first: &'static str,
+    last: &'static str,
+    location: &'static str,
+    org_names: &'static str,
+    org_keywords: &'static str,
+    nrp: &'static str,
+    eponyms: &'static str,
+    common: &'static str,
+}
+
+const LISTS: Lists = Lists {
+    first: include_str!("../../data/names/person_first.txt"),
+    last: include_str!("../../data/names/person_last.txt"),
+    location: include_str!("../../data/names/location.txt"),
+    org_names: include_str!("../../data/names/org_names.txt"),
+    org_keywords: include_str!("../../data/names/org_keywords.txt"),
+    nrp: include_str!("../../data/names/nrp.txt"),
+    eponyms: include_str!("../../data/names/eponyms.txt"),
+    common: include_str!("../../data/names/common_words.txt"),
+};
+
+/// Compiled lookup tables.
+pub(crate) struct Gazetteer {
+    single: HashMap<String, u32, BuildHasherDefault<FastHasher>>,
+    /// Multi-word entries: key = lower-cased tokens joined by one space; value = (begin
+    /// flag, inside flag) of the class.
+    multi: HashMap<String, (u32, u32), BuildHasherDefault<FastHasher>>,
+    /// For each first word of a multi-word entry, a bit per entry length (in tokens) that
+    /// starts with it, so a lookup only builds keys of lengths that exist.
+    lengths: HashMap<String, u64, BuildHasherDefault<FastHasher>>,
+}
+
+impl Gazetteer {
+    pub(crate) fn build() -> Self {
+        let mut g = Gazetteer {
+            single: HashMap::with_capacity_and_hasher(100_000, Default::default()),
+            multi: HashMap::default(),
+            lengths: HashMap::default(),
+        };
+        g.add_list(LISTS.first, flag::FIRST, (flag::M_PER_B, flag::M_PER_I));
+        g.add_list(LISTS.last, flag::LAST, (flag::M_PER_B, flag::M_PER_I));
+        g.add_list(LISTS.location, flag::LOC, (flag::M_LOC_B, flag::M_LOC_I));
+        g.add_list(LISTS.org_names, flag::ORG, (flag::M_ORG_B, flag::M_ORG_I));
+        g.add_list(LISTS.org_keywords, flag::ORG_KW, (0, 0));
+        g.add_list(LISTS.nrp, flag::NRP, (flag::M_NRP_B, flag::M_NRP_I));
+        g.add_list(LISTS.eponyms, flag::EPONYM, (0, 0));
+        g.add_list(LISTS.common, flag::COMMON, (0, 0));
+        for t in TITLES {
+            *g.single.entry((*t).to_owned()).or_default() |= flag::TITLE;
+        }
+        for t in TRIGGERS {
+            *g.single.entry((*t).to_owned()).or_default() |= flag::TRIGGER;
+        }
+        g
+    }
+
+    fn add_list(&mut self, list: &str, single: u32, multi: (u32, u32)) {
+        for line in list.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let toks = tokenize(line);
+            match toks.as_slice() {
+                [] => {}
+                [one] => *self.single.entry(one.lower.to_string()).or_default() |= single,
+                [first, ..] => {
+                    if multi.0 == 0 {
+                        continue;
+                    }
+                    let key = join(&toks);
+                    let entry = self.multi.entry(key).or_default();
+                    entry.0 |= multi.0;
+                    entry.1 |= multi.1;
+                    *self.single.entry(first.lower.to_string()).or_default() |= flag::MW_START;
+                    *self.lengths.entry(first.lower.to_string()).or_default() |=
+                        1u64 << toks.len().min(63);
+                }
+            }
+        }
+    }
+
+    /// Flags of every token, single-word and multi-word entries included.
+    pub(crate) fn annotate(&self, tokens: &[Token<'_>]) -> Vec<u32> {
+        let mut flags: Vec<u32> = tokens
+            .iter()
+            .map(|t| self.single.get(t.lower.as_ref()).copied().unwrap_or(0))
+            .collect();
+        let mut key = String::new();
+        for i in 0..tokens.len() {
+            if flags.get(i).copied().unwrap_or(0) & flag::MW_START == 0 {
+                continue;
+            }
+            let Some(first) = tokens.get(i) else { break };
+            let mut lengths = self.lengths.get(first.lower.as_ref()).copied().unwrap_or(0);
+            while lengths != 0 {
+                // Longest first.
+                let n = 63 - lengths.leading_zeros() as usize;
+                lengths &= !(1u64 << n);
+                let Some(window) = tokens.get(i..i + n) else {
+                    continue;
+                };
+                key.clear();
+                join_into(window, &mut key);
+                if let Some(&(b, inside)) = self.multi.get(key.as_str()) {
+                    if let Some(f) = flags.get_mut(i) {
+                        *f |= b;
+                    }
+                    for f in flags.iter_mut().skip(i + 1).take(n - 1) {
+                        *f |= inside;
+                    }
+                    break;
+                }
+            }
+        }
+        flags
+    }
+
+    /// Flags of one lower-cased word.
+    #[cfg(test)]
+    pub(crate) fn word(&self, lower: &str) -> u32 {
+        self.single.get(lower).copied().unwrap_or(0)
+    }
+}
+
+fn join(tokens: &[Token<'_>]) -> String {
+    let mut s = String::new();
+    join_into(tokens, &mut s);
+    s
+}
+
+fn join_into(tokens: &[Token<'_>], out: &mut String) {
+    for (k, t) in tokens.iter().enumerate() {
+        if k > 0 {
+            out.push(' ');
+        }
+        out.push_str(&t.lower);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_single_and_multi_word_entries() {
+        let g = Gazetteer::build();
+        assert!(g.word("james") & flag::FIRST != 0);
+        assert!(g.word("garcia") & flag::LAST != 0);
+        assert!(g.word("paris") & flag::LOC != 0);
+        assert!(g.word("parkinson") & flag::EPONYM != 0);
+        assert!(g.word("dr") & flag::TITLE != 0);
+        let toks = tokenize("She flew to New York with Bank of America staff.");
+        let f = g.annotate(&toks);
+        assert!(f[3] & flag::M_LOC_B != 0 && f[4] & flag::M_LOC_I != 0);
+        assert!(f[6] & flag::M_ORG_B != 0 && f[8] & flag::M_ORG_I != 0);
+        assert_eq!(f[10], 0, "punctuation is in no list");
+    }
+}

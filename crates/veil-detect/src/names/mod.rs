@@ -1,0 +1,583 @@
+//! Names of people, places and organizations, and nationality, religious and political
+//! groups: `PERSON`, `LOCATION`, `ORGANIZATION` and `NRP`.
+//!
+//! [`NameRecognizer`] is a [`Recognizer`] like any other. It works in four steps, all in
+//! process and without a network:
+//!
+//! 1. **Tokens and lists.** The text is split into word and punctuation tokens, and each
+//!    token is looked up in gazetteers compiled into the binary (census first and last
+//!    names, Faker names from many cultures and scripts, GeoNames cities, countries and US
+//!    states, organization names and keywords, nationalities, religions and political
+//!    groups, medical eponyms, common words, titles and context triggers).
+//! 2. **Tagging.** An averaged-perceptron sequence tagger (BIO tags, greedy decoding,
+//!    hashed features: the words around, shapes, list memberships, document casing, the
+//!    previous tags) labels the tokens. Its weights (`data/names/model.bin`) are trained by
+//!    `cargo run --release -p veil-detect --example train_names` on the generated corpus in
+//!    `testdata/names/`. Lower-case words in no list and not after a title or trigger are
+//!    skipped, which is what keeps the tagger fast on ordinary prose.
+//! 3. **Filters.** Medical eponyms followed by "disease", "syndrome", "score" and the like
+//!    are not people.
+//! 4. **Document consistency.** A name found once is found everywhere in the same text,
+//!    including lower-case and possessive forms, and a person's surname or given name
+//!    alone counts too.
+//!
+//! ```
+//! use veil_detect::{DataClass, NameRecognizer, Recognizer};
+//!
+//! let names = NameRecognizer::new()?;
+//! let text = "Patient John Carter was seen at Mercy General Hospital in Denver. Carter's wife called.";
+//! let mut found = Vec::new();
+//! names.recognize(text, &mut found);
+//! let classes: Vec<_> = found.iter().map(|c| (c.class.as_str(), &text[c.bytes.clone()])).collect();
+//! assert!(classes.contains(&("PERSON", "John Carter")));
+//! assert!(classes.contains(&("LOCATION", "Denver")));
+//! assert!(classes.contains(&("PERSON", "Carter")));
+//! # Ok::<(), veil_detect::names::ModelError>(())
+//! ```
+
+pub mod corpus;
+mod features;
+mod gazetteer;
+mod model;
+#[cfg(test)]
+mod tests;
+mod token;
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
+
+use crate::{Candidate, ContextHit, DataClass, Evidence, Recognizer};
+use features::{Doc, O, class_of};
+use gazetteer::{Gazetteer, TITLES, TRIGGERS, flag};
+pub use model::ModelError;
+use model::{FastHasher, Model, Trainer};
+
+/// The shipped model: weights of the tagger, built by the `train_names` example.
+const MODEL: &[u8] = include_bytes!("../../data/names/model.bin");
+
+/// The recognizer's name in findings.
+const NAME: &str = "names";
+
+const CLASSES: [DataClass; 4] = [
+    DataClass::Person,
+    DataClass::Location,
+    DataClass::Organization,
+    DataClass::Nrp,
+];
+
+/// Words after an eponym that make it a disease, sign, score or device, not a person.
+const EPONYM_HEADS: &[&str] = &[
+    "disease",
+    "syndrome",
+    "palsy",
+    "sign",
+    "score",
+    "scale",
+    "test",
+    "maneuver",
+    "manoeuvre",
+    "catheter",
+    "monitor",
+    "ultrasound",
+    "smear",
+    "stain",
+    "lymphoma",
+    "thyroiditis",
+    "phenomenon",
+    "reflex",
+    "triad",
+    "law",
+    "criteria",
+    "classification",
+    "procedure",
+];
+
+struct Inner {
+    gazetteer: Gazetteer,
+    model: Model,
+}
+
+/// Finds `PERSON`, `LOCATION`, `ORGANIZATION` and `NRP` spans. Cheap to clone; the lists
+/// and the model are built once per process and shared.
+#[derive(Clone)]
+pub struct NameRecognizer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for NameRecognizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NameRecognizer")
+            .field("features", &self.inner.model.feature_count())
+            .finish()
+    }
+}
+
+impl NameRecognizer {
+    /// The recognizer with the shipped lists and model (built on first use, then shared).
+    pub fn new() -> Result<Self, ModelError> {
+        static SHARED: OnceLock<Result<Arc<Inner>, ModelError>> = OnceLock::new();
+        let inner = SHARED.get_or_init(|| {
+            Ok(Arc::new(Inner {
+                gazetteer: Gazetteer::build(),
+                model: Model::from_bytes(MODEL)?,
+            }))
+        });
+        inner.clone().map(|inner| NameRecognizer { inner })
+    }
+
+    /// A recognizer with the shipped lists and a model read from `bytes` (the format
+    /// [`NameTrainer::finish`] writes).
+    pub fn with_model(bytes: &[u8]) -> Result<Self, ModelError> {
+        Ok(NameRecognizer {
+            inner: Arc::new(Inner {
+                gazetteer: Gazetteer::build(),
+                model: Model::from_bytes(bytes)?,
+            }),
+        })
+    }
+
+    fn find(&self, text: &str, out: &mut Vec<Candidate>) {
+        let doc = Doc::new(text, &self.inner.gazetteer);
+        let (mut labels, margins) = self.inner.model.tag(&doc);
+        drop_eponyms(&doc, &mut labels);
+        let mut spans = spans_of(&labels);
+        tidy(&doc, &mut labels, &mut spans);
+        let tagged = spans.len();
+        consistency(&doc, &mut labels, &mut spans);
+        for (k, (class, toks)) in spans.into_iter().enumerate() {
+            let (Some(first), Some(last)) =
+                (doc.tokens.get(toks.start), doc.tokens.get(toks.end - 1))
+            else {
+                continue;
+            };
+            let bytes = first.bytes.start..last.bytes.end;
+            let from_tagger = k < tagged;
+            let margin = if from_tagger {
+                let m: f32 = margins.get(toks.clone()).map_or(0.0, |m| m.iter().sum());
+                m / (toks.len() as f32)
+            } else {
+                2.0
+            };
+            // Names are less certain than validated patterns: scores stay in 0.5..=0.75 so
+            // that an address, e-mail or URL holding a name wins the overlap.
+            let base = 0.5 + 0.2 * (margin / 6.0).tanh().max(0.0);
+            let mut evidence = Evidence {
+                pattern: if from_tagger {
+                    "names_tagger"
+                } else {
+                    "names_document_consistency"
+                },
+                validation: None,
+                context: Vec::new(),
+                base_score: base,
+            };
+            let mut score = base;
+            if let Some(word) = trigger_before(&doc, toks.start) {
+                evidence.context.push(ContextHit { word, delta: 0.05 });
+                score += 0.05;
+            }
+            out.push(Candidate {
+                class: CLASSES
+                    .get(usize::from(class).saturating_sub(1))
+                    .cloned()
+                    .unwrap_or(DataClass::Person),
+                bytes,
+                score: score.clamp(0.0, 1.0),
+                recognizer: NAME,
+                evidence,
+            });
+        }
+    }
+}
+
+impl Recognizer for NameRecognizer {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn classes(&self) -> &[DataClass] {
+        &CLASSES
+    }
+
+    fn recognize(&self, text: &str, out: &mut Vec<Candidate>) {
+        self.find(text, out);
+    }
+}
+
+/// Entity spans (class index 1..=4, token range) of a BIO labelling.
+fn spans_of(labels: &[u8]) -> Vec<(u8, Range<usize>)> {
+    let mut out = Vec::new();
+    let mut open: Option<(u8, usize)> = None;
+    for (i, &l) in labels.iter().enumerate() {
+        let continues = l != O && l % 2 == 0 && open.is_some_and(|(c, _)| c == class_of(l));
+        if continues {
+            continue;
+        }
+        if let Some((c, s)) = open.take() {
+            out.push((c, s..i));
+        }
+        if l != O {
+            open = Some((class_of(l), i));
+        }
+    }
+    if let Some((c, s)) = open {
+        out.push((c, s..labels.len()));
+    }
+    out
+}
+
+/// Small words that may sit inside a name ("Bank of America", "Johnson & Johnson",
+/// "Ludwig van Beethoven").
+const CONNECTORS: &[&str] = &[
+    "of", "and", "the", "for", "de", "del", "della", "di", "da", "do", "dos", "du", "des", "la",
+    "le", "les", "van", "von", "der", "den", "ter", "ten", "y", "e", "et", "bin", "bint", "al",
+    "el", "ibn", "&", "'", "’", "-", ".", ",", "s",
+];
+
+/// Acronyms of identifiers and technical terms, which look like organizations ("SSN",
+/// "IBAN") but label a value that the pattern recognizers find.
+const IDENTIFIER_WORDS: &[&str] = &[
+    "ssn", "dob", "mrn", "npi", "ein", "tin", "itin", "pan", "iban", "swift", "bic", "vin", "id",
+    "pin", "cvv", "cvc", "otp", "url", "ip", "mac", "zip", "api", "jwt", "nino", "nhs", "aadhaar",
+    "uuid", "sku", "imei", "iccid", "routing", "acct", "ref", "fax", "tel",
+];
+
+/// Function words that never sit inside a name, whatever the casing.
+const STOPWORDS: &[&str] = &[
+    "to", "from", "in", "at", "with", "will", "is", "are", "was", "were", "be", "been", "has",
+    "have", "had", "call", "you", "your", "my", "our", "we", "i", "he", "she", "they", "it", "on",
+    "by", "as", "or", "but", "if", "then", "than", "that", "this", "these", "those", "who",
+    "which", "when", "where", "why", "how", "not", "no", "yes", "can", "could", "would", "should",
+    "may", "might", "must", "do", "does", "did", "said", "says", "told",
+];
+
+/// Cuts tagged spans where they run into ordinary words: in mixed-case text a lower-case
+/// word other than a connector ends a name; in all-lower or all-upper text a common word
+/// that is in no name list does. Trailing connectors and punctuation are dropped.
+fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    let mut out = Vec::with_capacity(spans.len());
+    for (class, toks) in spans.drain(..) {
+        let mut end = toks.end;
+        for k in toks.start + 1..toks.end {
+            let Some(t) = doc.tokens.get(k) else { break };
+            let f = doc.flags.get(k).copied().unwrap_or(0);
+            let connector = CONNECTORS.contains(&t.lower.as_ref())
+                || f & flag::ORG_KW != 0
+                || t.lower.chars().count() <= 2 && !STOPWORDS.contains(&t.lower.as_ref());
+            if STOPWORDS.contains(&t.lower.as_ref()) {
+                end = k;
+                break;
+            }
+            let stop = match doc.casing {
+                features::Casing::Mixed => t.is_word && !t.has_upper && !t.non_ascii && !connector,
+                _ => {
+                    t.is_word
+                        && !connector
+                        && f & flag::COMMON != 0
+                        && f & (flag::NAMEISH | flag::ORG_KW) == 0
+                }
+            };
+            if stop {
+                end = k;
+                break;
+            }
+        }
+        while end > toks.start + 1 {
+            let Some(t) = doc.tokens.get(end - 1) else {
+                break;
+            };
+            let keep_period = t.lower.as_ref() == "." && abbreviation(doc, end - 2);
+            let dangling = !t.is_word && !keep_period
+                || matches!(t.lower.as_ref(), "of" | "and" | "the" | "&" | "for");
+            if !dangling {
+                break;
+            }
+            end -= 1;
+        }
+        for l in labels.iter_mut().take(toks.end).skip(end) {
+            *l = O;
+        }
+        // Leading function words ("My" in "My Photoshop") are not part of a name.
+        let mut start = toks.start;
+        while start + 1 < end
+            && doc
+                .tokens
+                .get(start)
+                .is_some_and(|t| STOPWORDS.contains(&t.lower.as_ref()))
+        {
+            if let Some(l) = labels.get_mut(start) {
+                *l = O;
+            }
+            start += 1;
+        }
+        if start != toks.start
+            && let Some(l) = labels.get_mut(start)
+        {
+            *l = class * 2 - 1;
+        }
+        let toks = start..toks.end;
+        let words = || {
+            doc.tokens
+                .iter()
+                .zip(doc.flags.iter())
+                .take(end)
+                .skip(toks.start)
+        };
+        // A lone function word ("My" at a sentence start) is never a name, and a lone word
+        // naming an identifier scheme ("NHS number", "Medicare ID") is left to the pattern
+        // recognizers.
+        let scheme = doc.tokens.get(end).is_some_and(|t| {
+            matches!(
+                t.lower.as_ref(),
+                "number" | "no" | "id" | "#" | "card" | "account"
+            )
+        }) || doc
+            .tokens
+            .get(toks.start)
+            .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
+        if end - toks.start == 1
+            && (scheme || words().all(|(t, _)| STOPWORDS.contains(&t.lower.as_ref())))
+        {
+            for l in labels.iter_mut().take(end).skip(toks.start) {
+                *l = O;
+            }
+            continue;
+        }
+        // An "organization" with no organization evidence (no keyword such as "Inc" or
+        // "Hospital", not a known organization, no "&", "and" or hyphen joining surnames)
+        // whose first word is a given name is a person: the tagger leans on context words,
+        // and "payable to ..." or "from ..." fit both.
+        let org_evidence = words().any(|(t, f)| {
+            f & (flag::ORG_KW | flag::ORG | flag::M_ORG_B | flag::M_ORG_I) != 0
+                || matches!(
+                    t.lower.as_ref(),
+                    "&" | "and" | "-" | "," | "y" | "e" | "und" | "et"
+                )
+        });
+        let n_words = words().filter(|(t, _)| t.is_word).count();
+        let first_name = words()
+            .next()
+            .is_some_and(|(t, f)| f & flag::FIRST != 0 || (t.non_ascii && !t.lower.is_ascii()));
+        let plain = words().all(|(t, f)| !t.is_word || f & (flag::COMMON | flag::LOC) == 0);
+        let person_like = first_name || (n_words >= 2 && plain);
+        let class = if class == 3 && !org_evidence && person_like && end - toks.start <= 4 {
+            for (k, l) in labels.iter_mut().enumerate().take(end).skip(toks.start) {
+                *l = if k == toks.start { 1 } else { 2 };
+            }
+            1
+        } else {
+            class
+        };
+        // Adjacent groups ("Brazilian Catholic") are two NRP findings unless the whole run
+        // is one list entry ("South African").
+        let one_entry = doc
+            .flags
+            .get(toks.start)
+            .is_some_and(|f| f & flag::M_NRP_B != 0);
+        if class == 4 && end - toks.start > 1 && !one_entry {
+            for k in toks.start..end {
+                if doc.tokens.get(k).is_some_and(|t| t.is_word) {
+                    if let Some(l) = labels.get_mut(k) {
+                        *l = 7;
+                    }
+                    out.push((class, k..k + 1));
+                } else if let Some(l) = labels.get_mut(k) {
+                    *l = O;
+                }
+            }
+            continue;
+        }
+        out.push((class, toks.start..end));
+    }
+    *spans = out;
+}
+
+/// Whether token `i` is an abbreviation that a period belongs to: an initial ("J."), a
+/// title ("Dr."), an organization form ("Inc.", "Co.") or "St.".
+pub(crate) fn abbreviation(doc: &Doc, i: usize) -> bool {
+    let Some(t) = doc.tokens.get(i) else {
+        return false;
+    };
+    let f = doc.flags.get(i).copied().unwrap_or(0);
+    t.is_word
+        && (t.lower.chars().count() == 1
+            || f & (flag::ORG_KW | flag::TITLE) != 0
+            || matches!(t.lower.as_ref(), "st" | "ste" | "mt" | "ft"))
+}
+
+/// Un-tags single-word PERSON spans that are medical eponyms used as such
+/// ("Parkinson's disease", "Apgar score").
+fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
+    for (class, toks) in spans_of(labels) {
+        if class != 1 || toks.len() != 1 {
+            continue;
+        }
+        let i = toks.start;
+        if doc.flags.get(i).copied().unwrap_or(0) & flag::EPONYM == 0 {
+            continue;
+        }
+        let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
+        let mut next = i + 1;
+        if lower(next) == "'" || lower(next) == "’" {
+            next += if lower(next + 1) == "s" { 2 } else { 1 };
+        }
+        if EPONYM_HEADS.contains(&lower(next))
+            && let Some(l) = labels.get_mut(i)
+        {
+            *l = O;
+        }
+    }
+}
+
+/// Document-level consistency: every later or earlier mention of a found name gets the
+/// same class, whatever its case; a person's name parts count alone too.
+fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    let mut known: HashMap<String, u8, BuildHasherDefault<FastHasher>> = HashMap::default();
+    // First words of the known names: most tokens are rejected with one lookup here.
+    let mut starts: HashMap<String, (), BuildHasherDefault<FastHasher>> = HashMap::default();
+    let mut max_words = 1;
+    for (class, toks) in spans.iter() {
+        let Some(words) = doc.tokens.get(toks.clone()) else {
+            continue;
+        };
+        let key = words
+            .iter()
+            .map(|t| t.lower.as_ref())
+            .collect::<Vec<_>>()
+            .join(" ");
+        known.entry(key).or_insert(*class);
+        max_words = max_words.max(toks.len());
+        if *class == 1 && toks.len() > 1 {
+            for (k, t) in words.iter().enumerate() {
+                let f = doc.flags.get(toks.start + k).copied().unwrap_or(0);
+                let useful = t.is_word
+                    && t.lower.chars().count() >= 3
+                    && f & (flag::COMMON | flag::TITLE | flag::TRIGGER | flag::EPONYM) == 0;
+                if useful {
+                    known.entry(t.lower.to_string()).or_insert(1);
+                    starts.insert(t.lower.to_string(), ());
+                }
+            }
+        }
+    }
+    if known.is_empty() {
+        return;
+    }
+    let mut i = 0;
+    let mut key = String::new();
+    while i < doc.len() {
+        let free = |k: usize| {
+            labels.get(k).is_some_and(|&l| l == O) && !doc.blocked.get(k).copied().unwrap_or(true)
+        };
+        let word = doc.tokens.get(i).is_some_and(|t| t.is_word);
+        let mut matched = 0;
+        let start = word
+            && free(i)
+            && doc
+                .tokens
+                .get(i)
+                .is_some_and(|t| starts.contains_key(t.lower.as_ref()));
+        if start {
+            for n in (1..=max_words.min(doc.len() - i)).rev() {
+                if !(i..i + n).all(free) {
+                    continue;
+                }
+                key.clear();
+                for (k, t) in doc.tokens.iter().skip(i).take(n).enumerate() {
+                    if k > 0 {
+                        key.push(' ');
+                    }
+                    key.push_str(&t.lower);
+                }
+                if let Some(&class) = known.get(key.as_str()) {
+                    // Continuations of a longer name ("John Carter Smith") are left alone.
+                    let after_word = doc.tokens.get(i + n).is_some_and(|t| {
+                        t.is_word
+                            && t.init_upper
+                            && !t.newline_before
+                            && doc.casing == features::Casing::Mixed
+                    }) && labels.get(i + n).is_some_and(|&l| l != O);
+                    if !after_word {
+                        for (k, l) in labels.iter_mut().enumerate().skip(i).take(n) {
+                            *l = if k == i { class * 2 - 1 } else { class * 2 };
+                        }
+                        spans.push((class, i..i + n));
+                        matched = n;
+                    }
+                    break;
+                }
+            }
+        }
+        i += matched.max(1);
+    }
+}
+
+/// A title or trigger word right before token `i` (skipping one period), from our lists.
+fn trigger_before(doc: &Doc, i: usize) -> Option<&'static str> {
+    let mut k = i.checked_sub(1)?;
+    if matches!(doc.tokens.get(k)?.lower.as_ref(), "." | ":") {
+        k = k.checked_sub(1)?;
+    }
+    let w = doc.tokens.get(k)?.lower.as_ref();
+    TITLES
+        .iter()
+        .chain(TRIGGERS.iter())
+        .find(|t| **t == w)
+        .copied()
+}
+
+/// Trains a names model from labelled documents (see [`corpus`] for the format).
+pub struct NameTrainer {
+    gazetteer: Gazetteer,
+    trainer: Trainer,
+}
+
+impl Default for NameTrainer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NameTrainer {
+    /// A trainer with the shipped lists and empty weights.
+    pub fn new() -> Self {
+        NameTrainer {
+            gazetteer: Gazetteer::build(),
+            trainer: Trainer::default(),
+        }
+    }
+
+    /// Learns from one document; returns the number of token mistakes made before updating.
+    pub fn learn(&mut self, doc: &corpus::LabelledDoc) -> usize {
+        let d = Doc::new(&doc.text, &self.gazetteer);
+        let gold = bio(&d, &doc.spans);
+        self.trainer.learn(&d, &gold)
+    }
+
+    /// Averages and prunes the weights (features whose weights all stay below `prune` are
+    /// dropped), returning the model file's bytes.
+    pub fn finish(self, prune: f32) -> Vec<u8> {
+        self.trainer.finish(prune).to_bytes()
+    }
+}
+
+/// Token labels (BIO) of gold spans given in bytes.
+fn bio(doc: &Doc, spans: &[(DataClass, Range<usize>)]) -> Vec<u8> {
+    let mut gold = vec![O; doc.len()];
+    for (class, bytes) in spans {
+        let Some(c) = CLASSES.iter().position(|k| k == class) else {
+            continue;
+        };
+        let c = c as u8 + 1;
+        let mut first = true;
+        for (t, g) in doc.tokens.iter().zip(gold.iter_mut()) {
+            if t.bytes.start >= bytes.start && t.bytes.end <= bytes.end {
+                *g = if first { c * 2 - 1 } else { c * 2 };
+                first = false;
+            }
+        }
+    }
+    gold
+}

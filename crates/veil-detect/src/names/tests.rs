@@ -1,0 +1,118 @@
+use super::*;
+
+fn found(text: &str) -> Vec<(String, String)> {
+    let r = NameRecognizer::new().unwrap();
+    let mut out = Vec::new();
+    r.recognize(text, &mut out);
+    out.iter()
+        .map(|c| (c.class.to_string(), text[c.bytes.clone()].to_string()))
+        .collect()
+}
+
+fn has(found: &[(String, String)], class: &str, value: &str) -> bool {
+    found.iter().any(|(c, v)| c == class && v == value)
+}
+
+#[test]
+fn finds_people_places_and_organizations() {
+    let f = found(
+        "Patient Maria Gonzalez was transferred from St. Luke's Hospital in Chicago, Illinois.",
+    );
+    assert!(has(&f, "PERSON", "Maria Gonzalez"), "{f:?}");
+    assert!(has(&f, "LOCATION", "Chicago"), "{f:?}");
+    assert!(has(&f, "LOCATION", "Illinois"), "{f:?}");
+    assert!(f.iter().any(|(c, _)| c == "ORGANIZATION"), "{f:?}");
+}
+
+#[test]
+fn eponyms_are_not_people() {
+    let f = found("History of Parkinson's disease. The Apgar score was 9.");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+}
+
+#[test]
+fn lower_case_chat_and_document_consistency() {
+    let f = found("Dr. Okafor reviewed the scan. okafor's note says to call back.");
+    assert!(has(&f, "PERSON", "Okafor"), "{f:?}");
+    assert!(has(&f, "PERSON", "okafor"), "{f:?}");
+}
+
+#[test]
+fn plain_prose_has_no_names() {
+    let f = found("Please update the invoice before Friday. Total due is 42 dollars.");
+    assert!(f.is_empty(), "{f:?}");
+}
+
+#[test]
+fn nrp_is_found() {
+    let f = found("The patient is a Brazilian Catholic and speaks Portuguese.");
+    assert!(has(&f, "NRP", "Brazilian"), "{f:?}");
+}
+
+#[test]
+fn model_round_trips_and_rejects_garbage() {
+    let m = model::Model::from_bytes(MODEL).unwrap();
+    let again = model::Model::from_bytes(&m.to_bytes()).unwrap();
+    assert_eq!(again.feature_count(), m.feature_count());
+    assert!(model::Model::from_bytes(b"VEILNER1\x01\x00\x00\x00").is_err());
+    assert!(model::Model::from_bytes(b"nonsense").is_err());
+    assert!(NameRecognizer::with_model(b"").is_err());
+}
+
+#[test]
+fn spans_of_bio() {
+    // O B-PER I-PER B-LOC I-PER(orphan, starts a new span) O
+    assert_eq!(
+        spans_of(&[0, 1, 2, 3, 2, 0]),
+        vec![(1, 1..3), (2, 3..4), (1, 4..5)]
+    );
+}
+
+#[test]
+fn issue_7_default_analyzer_finds_names_and_entities_turns_them_off() {
+    use crate::Analyzer;
+    let text = "Patient Maria Gonzalez moved to Chicago; email maria.gonzalez@example.com.";
+    let on = Analyzer::builder().build().unwrap();
+    let found = on.analyze(text);
+    let classes: Vec<(&str, &str)> = found
+        .iter()
+        .map(|f| (f.class.as_str(), &text[f.bytes.clone()]))
+        .collect();
+    assert!(
+        classes.contains(&("PERSON", "Maria Gonzalez")),
+        "{classes:?}"
+    );
+    assert!(classes.contains(&("LOCATION", "Chicago")), "{classes:?}");
+    // The name inside the e-mail address stays part of the address.
+    assert!(
+        classes.iter().any(|(c, _)| *c == "EMAIL_ADDRESS"),
+        "{classes:?}"
+    );
+
+    let person_only = Analyzer::builder()
+        .entities([DataClass::Person])
+        .build()
+        .unwrap();
+    let found = person_only.analyze(text);
+    assert!(!found.is_empty());
+    assert!(
+        found.iter().all(|f| f.class == DataClass::Person),
+        "{found:?}"
+    );
+
+    let off = Analyzer::builder()
+        .entities([DataClass::EmailAddress])
+        .build()
+        .unwrap();
+    let found = off.analyze(text);
+    assert!(
+        found.iter().all(|f| f.class == DataClass::EmailAddress),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn names_stay_out_of_technical_strings() {
+    let f = found("badge EMP-001234 for jane.doe@example.com at www.acme.com/jane");
+    assert!(f.is_empty(), "{f:?}");
+}

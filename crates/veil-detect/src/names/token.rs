@@ -1,0 +1,236 @@
+//! Splitting text into word and punctuation tokens, with the per-token facts the tagger uses.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// One token: a run of word characters, or a single punctuation character.
+#[derive(Debug, Clone)]
+pub(crate) struct Token<'a> {
+    /// Byte range in the text. INVARIANT: on `char` boundaries, non-empty.
+    pub bytes: Range<usize>,
+    /// Lower-cased text (word tokens) or the character itself (punctuation); borrowed from
+    /// the input when it is already lower-case, which is most words of ordinary prose.
+    pub lower: Cow<'a, str>,
+    /// Whether this is a word token (letters, digits, marks) rather than punctuation.
+    pub is_word: bool,
+    /// Whether the token has a digit.
+    pub has_digit: bool,
+    /// Whether the first character is upper-case.
+    pub init_upper: bool,
+    /// Whether the token has a lower-case letter.
+    pub has_lower: bool,
+    /// Whether the token has an upper-case letter.
+    pub has_upper: bool,
+    /// Whether the token has letters outside ASCII.
+    pub non_ascii: bool,
+    /// Whether a line break separates this token from the previous one.
+    pub newline_before: bool,
+    /// Whether whitespace separates this token from the previous one.
+    pub space_before: bool,
+}
+
+/// Word characters: letters, digits and combining marks. The standard library has no
+/// "is mark" test, so every non-ASCII character that is neither whitespace nor a known
+/// punctuation or symbol block counts as a word character; this keeps Devanagari vowel
+/// signs, Arabic and Hebrew points and CJK ideographs inside their words.
+fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_alphanumeric();
+    }
+    if c.is_alphanumeric() {
+        return true;
+    }
+    if c.is_whitespace() {
+        return false;
+    }
+    let u = u32::from(c);
+    !matches!(u,
+        0x00A0..=0x00BF
+        | 0x00D7
+        | 0x00F7
+        | 0x2000..=0x2BFF
+        | 0x3000..=0x303F
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF0F
+        | 0xFF1A..=0xFF20
+        | 0xFF3B..=0xFF40
+        | 0xFF5B..=0xFF65
+        | 0x1F000..=0x1FAFF)
+}
+
+/// Splits `text` into tokens.
+pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
+    let mut out = Vec::with_capacity(text.len() / 5 + 1);
+    let mut word_start: Option<usize> = None;
+    let mut newline = false;
+    let mut space = false;
+    for (i, c) in text.char_indices() {
+        if is_word_char(c) {
+            if word_start.is_none() {
+                word_start = Some(i);
+            }
+            continue;
+        }
+        if let Some(start) = word_start.take() {
+            out.push(word(text, start..i, newline, space));
+            newline = false;
+            space = false;
+        }
+        if c.is_whitespace() {
+            space = true;
+            newline |= c == '\n' || c == '\r';
+            continue;
+        }
+        let end = i + c.len_utf8();
+        out.push(Token {
+            bytes: i..end,
+            lower: Cow::Borrowed(text.get(i..end).unwrap_or_default()),
+            is_word: false,
+            has_digit: false,
+            init_upper: false,
+            has_lower: false,
+            has_upper: false,
+            non_ascii: !c.is_ascii(),
+            newline_before: newline,
+            space_before: space,
+        });
+        newline = false;
+        space = false;
+    }
+    if let Some(start) = word_start {
+        out.push(word(text, start..text.len(), newline, space));
+    }
+    out
+}
+
+fn word(text: &str, bytes: Range<usize>, newline_before: bool, space_before: bool) -> Token<'_> {
+    let s = text.get(bytes.clone()).unwrap_or_default();
+    let mut t = Token {
+        bytes,
+        lower: Cow::Borrowed(s),
+        is_word: true,
+        has_digit: false,
+        init_upper: s.chars().next().is_some_and(char::is_uppercase),
+        has_lower: false,
+        has_upper: false,
+        non_ascii: false,
+        newline_before,
+        space_before,
+    };
+    for c in s.chars() {
+        t.has_digit |= c.is_numeric();
+        t.has_lower |= c.is_lowercase();
+        t.has_upper |= c.is_uppercase();
+        t.non_ascii |= !c.is_ascii();
+    }
+    if t.has_upper {
+        t.lower = Cow::Owned(s.to_lowercase());
+    }
+    t
+}
+
+/// A short shape, packed in a `u32` (one byte a class, at most four):
+/// `Xxxx` -> `Xx`, `McDonald` -> `XxXx`, `IBM` -> `X`, `42` -> `d`.
+pub(crate) fn shape_code(text: &str) -> u32 {
+    let mut code = 0u32;
+    let mut n = 0;
+    let mut last = 0u8;
+    for c in text.chars() {
+        let k = if c.is_uppercase() {
+            b'X'
+        } else if c.is_lowercase() {
+            b'x'
+        } else if c.is_numeric() {
+            b'd'
+        } else if c.is_alphabetic() {
+            b'L'
+        } else {
+            b'm'
+        };
+        if k != last {
+            code = (code << 8) | u32::from(k);
+            last = k;
+            n += 1;
+            if n >= 4 {
+                break;
+            }
+        }
+    }
+    code
+}
+
+/// The shape as text (tests and debugging).
+#[cfg(test)]
+pub(crate) fn shape(text: &str, out: &mut String) {
+    out.clear();
+    let mut last = '\0';
+    for c in text.chars() {
+        let k = if c.is_uppercase() {
+            'X'
+        } else if c.is_lowercase() {
+            'x'
+        } else if c.is_numeric() {
+            'd'
+        } else if c.is_alphabetic() {
+            'L'
+        } else {
+            'm'
+        };
+        if k != last {
+            out.push(k);
+            last = k;
+            if out.len() >= 4 {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> Vec<&str> {
+        tokenize(text)
+            .iter()
+            .map(|t| &text[t.bytes.clone()])
+            .collect()
+    }
+
+    #[test]
+    fn splits_words_and_punctuation() {
+        assert_eq!(
+            words("Dr. O'Brien's note,\nрэдакция रत्नम 王伟!"),
+            vec![
+                "Dr",
+                ".",
+                "O",
+                "'",
+                "Brien",
+                "'",
+                "s",
+                "note",
+                ",",
+                "рэдакция",
+                "रत्नम",
+                "王伟",
+                "!"
+            ]
+        );
+        let toks = tokenize("a\nB");
+        assert!(toks[1].newline_before && toks[1].init_upper);
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(shape_code("McDonald"), u32::from_be_bytes(*b"XxXx"));
+        assert_eq!(shape_code("IBM"), u32::from(b'X'));
+        let mut s = String::new();
+        shape("McDonald", &mut s);
+        assert_eq!(s, "XxXx");
+        shape("IBM", &mut s);
+        assert_eq!(s, "X");
+        shape("王伟", &mut s);
+        assert_eq!(s, "L");
+    }
+}
