@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod anonymize;
+
 /// Veil: the privacy and security layer for generative AI on sensitive data.
 #[derive(Debug, Parser)]
 #[command(name = "veil", version, about, propagate_version = true)]
@@ -18,12 +20,15 @@ struct Cli {
 enum Command {
     /// List the data classes Veil knows.
     Classes,
+    /// Anonymize a dataset: k-anonymity, l-diversity, t-closeness; risk and utility report.
+    Anonymize(Box<anonymize::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classes => classes(),
+        Command::Anonymize(args) => anonymize::run(*args),
     };
     match result {
         Ok(code) => code,

@@ -286,3 +286,124 @@ pub(crate) fn utility(
         suppressed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) {
+        assert!((a - b).abs() < 1e-9, "{a} != {b}");
+    }
+
+    // One numeric quasi-identifier, values 20, 30, 40, 50 (range 30), one record each,
+    // released as `20-30` (records 0, 1) and `40-50` (records 2, 3).
+    const ORIGINAL: [u32; 4] = [0, 1, 2, 3];
+    const FREQ0: [u64; 4] = [1, 1, 1, 1];
+    const COVERS: [Cover; 2] = [
+        Cover {
+            leaves: 2,
+            lo: 20.0,
+            hi: 30.0,
+            freq: 2,
+        },
+        Cover {
+            leaves: 2,
+            lo: 40.0,
+            hi: 50.0,
+            freq: 2,
+        },
+    ];
+
+    fn view<'a>(output: &'a [u32], level: Option<(usize, usize)>) -> QiView<'a> {
+        QiView {
+            original: &ORIGINAL,
+            output,
+            covers: &COVERS,
+            domain_size: 4,
+            numeric_range: Some(30.0),
+            freq0: &FREQ0,
+            level,
+        }
+    }
+
+    #[test]
+    fn utility_by_hand_without_suppression() {
+        let out = [0, 0, 1, 1];
+        let u = utility(4, &[0, 1, 2, 3], &[view(&out, Some((1, 2)))], &[2, 2], 2);
+        close(u.gcp, 10.0 / 30.0); // every record: (30-20)/30
+        close(u.non_uniform_entropy, 1.0); // -log2(1/2) per record
+        close(u.discernibility, 8.0); // 2^2 + 2^2
+        close(u.avg_class_size, 2.0);
+        close(u.avg_class_size_ratio, 1.0);
+        assert_eq!(u.classes, 2);
+        assert_eq!(u.generalization_height, Some(1));
+        close(u.generalization_height_ratio.unwrap(), 0.5);
+        close(u.precision.unwrap(), 0.5); // 1 - 1/2
+    }
+
+    #[test]
+    fn utility_by_hand_with_suppression() {
+        // Records 2 and 3 suppressed: they cost NCP 1, entropy -log2(1/4) = 2 bits, and n each
+        // in discernibility.
+        let out = [0, 0];
+        let u = utility(4, &[0, 1], &[view(&out, Some((1, 2)))], &[2], 2);
+        close(u.gcp, (2.0 / 3.0 + 2.0) / 4.0);
+        close(u.non_uniform_entropy, (1.0 + 1.0 + 2.0 + 2.0) / 4.0);
+        close(u.discernibility, 4.0 + 2.0 * 4.0);
+        close(u.precision.unwrap(), 1.0 - (2.0 * 0.5 + 2.0) / 4.0);
+        assert_eq!(u.suppressed, 2);
+    }
+
+    #[test]
+    fn categorical_ncp_counts_covered_values() {
+        let covers = [
+            Cover {
+                leaves: 2,
+                lo: 0.0,
+                hi: 0.0,
+                freq: 2,
+            },
+            Cover {
+                leaves: 1,
+                lo: 0.0,
+                hi: 0.0,
+                freq: 1,
+            },
+        ];
+        let out = [0, 0, 1];
+        let v = QiView {
+            original: &[0, 1, 2],
+            output: &out,
+            covers: &covers,
+            domain_size: 4,
+            numeric_range: None,
+            freq0: &[1, 1, 1, 0],
+            level: None,
+        };
+        let u = utility(3, &[0, 1, 2], &[v], &[2, 1], 1);
+        close(u.gcp, (0.5 + 0.5 + 0.0) / 3.0);
+        assert_eq!(u.precision, None);
+    }
+
+    #[test]
+    fn risk_by_hand() {
+        let r = risk(&[1, 2, 5], 0.2);
+        close(r.prosecutor.highest, 1.0);
+        close(r.prosecutor.average, 3.0 / 8.0);
+        close(r.prosecutor.records_above_threshold, 3.0 / 8.0); // sizes 1 and 2 exceed 1/5
+        close(r.marketer, 3.0 / 8.0);
+        close(r.sample_uniqueness, 1.0 / 8.0);
+        assert_eq!(r.journalist, r.prosecutor);
+        let h: Vec<u64> = r.class_size_histogram.iter().map(|x| x.1).collect();
+        assert_eq!(h, vec![1, 2, 0, 5, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn class_sizes_group_on_all_columns() {
+        let a = [0u32, 0, 1, 1, 1];
+        let b = [0u32, 0, 0, 1, 1];
+        let mut s = class_sizes(&[&a, &b], &[2, 2]);
+        s.sort_unstable();
+        assert_eq!(s, vec![1, 2, 2]);
+    }
+}
