@@ -20,6 +20,10 @@ use crate::model::{Privacy, SensitiveStats, class_ok, merge_hist};
 /// Largest lattice searched; beyond it Mondrian is the tool.
 pub(crate) const MAX_NODES: u64 = 1 << 22;
 
+/// Nodes whose key space is at most this large group through a dense array instead of a
+/// hash map (16 MB of `u32`, allocated once per search and reset through a touched list).
+const DENSE_KEYS: usize = 1 << 22;
+
 /// A small multiplicative hasher for integer keys: the std SipHash is several times slower
 /// on the millions of u128 lookups a search makes, and the keys are not attacker-chosen in
 /// a way that matters for a batch job. Written here to avoid a dependency for ten lines.
@@ -214,6 +218,7 @@ impl Search<'_> {
         let mut best: Option<(f64, usize, Vec<usize>, Vec<bool>)> = None;
         let mut evaluated = 0u64;
         let eps = 1e-9;
+        let mut dense = vec![u32::MAX; DENSE_KEYS];
         for &(lb, height, idx) in &order {
             // Sorted by bound: once the bound reaches the best score, nothing later wins.
             if let Some((score, bh, _, _)) = &best
@@ -226,7 +231,7 @@ impl Search<'_> {
             }
             let levels = decode(idx);
             evaluated += 1;
-            match self.evaluate(&tuples, &levels, max_supp) {
+            match self.evaluate(&tuples, &levels, max_supp, &mut dense) {
                 Outcome::KFail => {
                     // Tag every predecessor (each coordinate lowered, transitively).
                     let mut stack = vec![levels];
@@ -282,7 +287,13 @@ impl Search<'_> {
         })
     }
 
-    fn evaluate(&self, tuples: &Tuples, levels: &[usize], max_supp: u64) -> Outcome {
+    fn evaluate(
+        &self,
+        tuples: &Tuples,
+        levels: &[usize],
+        max_supp: u64,
+        dense: &mut [u32],
+    ) -> Outcome {
         let nq = self.qi_codes.len();
         let mut maps: Vec<&[u32]> = Vec::with_capacity(nq);
         let mut radix: Vec<u128> = Vec::with_capacity(nq);
@@ -294,8 +305,13 @@ impl Search<'_> {
             radix.push(level.labels.len().max(1) as u128);
         }
         let t_count = tuples.count.len();
+        let key_space = radix.iter().try_fold(1u128, |a, &r| a.checked_mul(r));
+        let use_dense = key_space.is_some_and(|p| p <= dense.len() as u128);
         let mut classes: FastMap<u128, u32> = FastMap::default();
-        classes.reserve(t_count / 4);
+        if !use_dense {
+            classes.reserve(t_count / 4);
+        }
+        let mut touched: Vec<usize> = Vec::new();
         let mut class_of = Vec::with_capacity(t_count);
         let mut sizes: Vec<u64> = Vec::new();
         for (t, &c) in tuples.count.iter().enumerate() {
@@ -308,14 +324,33 @@ impl Search<'_> {
                     .wrapping_add(u128::from(map.get(code as usize).copied().unwrap_or(0)));
             }
             let next = u32::try_from(sizes.len()).unwrap_or(u32::MAX);
-            let id = *classes.entry(key).or_insert_with(|| {
-                sizes.push(0);
-                next
-            });
+            let id = if use_dense {
+                let slot_index = usize::try_from(key).unwrap_or(usize::MAX);
+                match dense.get_mut(slot_index) {
+                    Some(slot) if *slot != u32::MAX => *slot,
+                    Some(slot) => {
+                        *slot = next;
+                        touched.push(slot_index);
+                        sizes.push(0);
+                        next
+                    }
+                    None => return Outcome::Fail,
+                }
+            } else {
+                *classes.entry(key).or_insert_with(|| {
+                    sizes.push(0);
+                    next
+                })
+            };
             if let Some(s) = sizes.get_mut(id as usize) {
                 *s += c;
             }
             class_of.push(id);
+        }
+        for i in touched {
+            if let Some(slot) = dense.get_mut(i) {
+                *slot = u32::MAX;
+            }
         }
         let k = self.privacy.k as u64;
         let mut suppressed: u64 = sizes.iter().filter(|&&s| s < k).sum();
