@@ -14,8 +14,8 @@ use crate::table::{Column, Encoder, Table};
 /// Which search produces the release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
-    /// Both where they apply (lattice within its size limit and up to two million rows),
-    /// keeping the release with the lower loss on the chosen metric.
+    /// Both where they apply (the lattice search while rows x lattice nodes stays within two
+    /// billion), keeping the release with the lower loss on the chosen metric.
     Auto,
     /// Globally optimal full-domain generalization (one level per column).
     Flash,
@@ -101,7 +101,6 @@ struct Prepared<'a> {
     dicts: Vec<&'a [String]>,
     hierarchies: Vec<&'a Hierarchy>,
     numbers: Vec<Option<&'a [f64]>>,
-    flat: Vec<bool>,
     freq0: Vec<Vec<u64>>,
     sens_codes: Vec<&'a [u32]>,
     stats: Vec<SensitiveStats>,
@@ -143,7 +142,6 @@ pub fn anonymize(
         dicts: Vec::new(),
         hierarchies: Vec::new(),
         numbers: Vec::new(),
-        flat: Vec::new(),
         freq0: Vec::new(),
         sens_codes: Vec::new(),
         stats: Vec::new(),
@@ -154,7 +152,6 @@ pub fn anonymize(
         p.dicts.push(c.dict());
         p.hierarchies.push(&q.hierarchy);
         p.numbers.push(q.numbers.as_deref());
-        p.flat.push(q.flat);
         p.freq0.push(c.frequencies());
     }
     for s in &plan.sensitive {
@@ -186,7 +183,11 @@ pub fn anonymize(
             )));
         }
         Algorithm::Mondrian => (false, true),
-        Algorithm::Auto => (lattice <= 200_000 && p.n <= 2_000_000, !full_domain_metric),
+        // Lattice work grows with rows x nodes; past this budget only Mondrian runs.
+        Algorithm::Auto => (
+            lattice.saturating_mul(p.n as u64) <= 2_000_000_000,
+            !full_domain_metric,
+        ),
     };
     let try_mondrian = try_mondrian || (options.algorithm == Algorithm::Auto && !try_flash);
 
@@ -613,55 +614,49 @@ fn run_mondrian(p: &Prepared<'_>, privacy: &Privacy) -> Result<Generalized> {
                         freq: f_upto - f_below,
                     },
                 )
-            } else if p.flat.get(i).copied().unwrap_or(false) || distinct.len() == 1 {
-                let freq = distinct
+            } else {
+                // Categorical: the hierarchy label when it covers exactly the values present
+                // (nothing lost by naming it), else the set of values present, as Mondrian's
+                // set-valued recoding does. A set discloses no more than a label would: every
+                // record of the class carries the same set.
+                let freq: u64 = distinct
                     .iter()
                     .map(|&c| freq0.get(c as usize).copied().unwrap_or(0))
                     .sum();
                 let leaves = u32::try_from(distinct.len()).unwrap_or(u32::MAX);
-                let label = if distinct.len() == 1 {
-                    distinct
-                        .first()
-                        .map(|&c| text(c).to_owned())
-                        .unwrap_or_default()
-                } else {
-                    let mut names: Vec<&str> = distinct.iter().map(|&c| text(c)).collect();
-                    names.sort_unstable();
-                    format!("{{{}}}", names.join("|"))
-                };
-                (
-                    label,
-                    Cover {
-                        leaves,
-                        lo: 0.0,
-                        hi: 0.0,
-                        freq,
-                    },
-                )
-            } else {
-                let Some(h) = p.hierarchies.get(i) else {
-                    continue;
-                };
-                let level = h.common_level(&distinct);
                 let first = distinct.first().copied().unwrap_or(0);
-                let label = h.label(level, first).unwrap_or("*").to_owned();
-                let g = h
-                    .level(level)
-                    .and_then(|l| l.map.get(first as usize))
-                    .copied()
-                    .unwrap_or(0);
-                let cover = hier_covers
-                    .get(i)
-                    .and_then(|c| c.get(level))
-                    .and_then(|c| c.get(g as usize))
-                    .copied()
-                    .unwrap_or(Cover {
-                        leaves: 1,
-                        lo: 0.0,
-                        hi: 0.0,
-                        freq: 0,
-                    });
-                (label, cover)
+                let exact = p.hierarchies.get(i).and_then(|h| {
+                    let level = h.common_level(&distinct);
+                    let g = h.level(level)?.map.get(first as usize).copied()?;
+                    let cover = hier_covers.get(i)?.get(level)?.get(g as usize).copied()?;
+                    (cover.leaves == leaves)
+                        .then(|| (h.label(level, first).unwrap_or("*").to_owned(), cover))
+                });
+                match exact {
+                    _ if distinct.len() == 1 => (
+                        text(first).to_owned(),
+                        Cover {
+                            leaves,
+                            lo: 0.0,
+                            hi: 0.0,
+                            freq,
+                        },
+                    ),
+                    Some(found) => found,
+                    None => {
+                        let mut names: Vec<&str> = distinct.iter().map(|&c| text(c)).collect();
+                        names.sort_unstable();
+                        (
+                            format!("{{{}}}", names.join("|")),
+                            Cover {
+                                leaves,
+                                lo: 0.0,
+                                hi: 0.0,
+                                freq,
+                            },
+                        )
+                    }
+                }
             };
             let Some(enc) = encoders.get_mut(i) else {
                 continue;

@@ -181,7 +181,7 @@ pub struct QuasiPlan {
     pub hierarchy: Hierarchy,
     /// Numeric value per dictionary code, for numeric columns.
     pub numbers: Option<Vec<f64>>,
-    /// True when the hierarchy is generated flat (Mondrian then releases value sets).
+    /// True when the hierarchy was generated flat (value, then `*`).
     pub flat: bool,
 }
 
