@@ -523,6 +523,7 @@ fn run_mondrian(p: &Prepared<'_>, privacy: &Privacy) -> Result<Generalized> {
     let m = Mondrian {
         qi_codes: p.qi_codes.clone(),
         ranks,
+        numbers: p.numbers.clone(),
         sens_codes: p.sens_codes.clone(),
         stats: &p.stats,
         privacy,

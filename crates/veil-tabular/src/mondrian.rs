@@ -13,6 +13,9 @@ pub(crate) struct Mondrian<'a> {
     pub(crate) qi_codes: Vec<&'a [u32]>,
     /// rank[qi][code]: position of the code in the column's order.
     pub(crate) ranks: Vec<Vec<u32>>,
+    /// Numeric value per code for numeric quasi-identifiers: their span is the value range;
+    /// a categorical column's span is the share of its distinct values present.
+    pub(crate) numbers: Vec<Option<&'a [f64]>>,
     pub(crate) sens_codes: Vec<&'a [u32]>,
     pub(crate) stats: &'a [SensitiveStats],
     pub(crate) privacy: &'a Privacy,
@@ -64,11 +67,20 @@ impl Mondrian<'_> {
             ));
         }
         let nq = self.qi_codes.len();
-        let domain: Vec<f64> = self
-            .ranks
+        let value_range: Vec<f64> = self
+            .numbers
             .iter()
-            .map(|r| (r.len().max(2) - 1) as f64)
+            .map(|n| {
+                n.map_or(0.0, |x| {
+                    let lo = x.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    if hi > lo { hi - lo } else { 0.0 }
+                })
+            })
             .collect();
+        // Per categorical column, the partition number that last saw each code.
+        let mut stamps: Vec<Vec<u32>> = self.ranks.iter().map(|r| vec![0u32; r.len()]).collect();
+        let mut generation = 0u32;
         let mut stack = vec![all];
         let mut done = Vec::new();
         let mut ranks_buf: Vec<u32> = Vec::new();
@@ -78,26 +90,53 @@ impl Mondrian<'_> {
                 done.push(part);
                 continue;
             }
-            let mut spans: Vec<(f64, usize, u32, u32)> = Vec::with_capacity(nq);
+            let mut spans: Vec<(f64, usize)> = Vec::with_capacity(nq);
+            generation = generation.wrapping_add(1);
             for q in 0..nq {
-                let (mut lo, mut hi) = (u32::MAX, 0u32);
-                for &r in &part {
-                    let x = self.rank(q, r);
-                    lo = lo.min(x);
-                    hi = hi.max(x);
-                }
-                if hi > lo {
-                    spans.push((
-                        f64::from(hi - lo) / domain.get(q).copied().unwrap_or(1.0),
-                        q,
-                        lo,
-                        hi,
-                    ));
+                let codes = self.qi_codes.get(q).copied().unwrap_or(&[]);
+                let span = match self.numbers.get(q).copied().flatten() {
+                    Some(nums) => {
+                        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                        for &r in &part {
+                            let v = codes
+                                .get(r as usize)
+                                .and_then(|&c| nums.get(c as usize))
+                                .copied()
+                                .unwrap_or(0.0);
+                            lo = lo.min(v);
+                            hi = hi.max(v);
+                        }
+                        let range = value_range.get(q).copied().unwrap_or(0.0);
+                        if range > 0.0 { (hi - lo) / range } else { 0.0 }
+                    }
+                    None => {
+                        let Some(seen) = stamps.get_mut(q) else {
+                            continue;
+                        };
+                        let mut distinct = 0usize;
+                        for &r in &part {
+                            let c = codes.get(r as usize).copied().unwrap_or(0) as usize;
+                            if let Some(s) = seen.get_mut(c)
+                                && *s != generation
+                            {
+                                *s = generation;
+                                distinct += 1;
+                            }
+                        }
+                        if distinct > 1 {
+                            distinct as f64 / seen.len().max(1) as f64
+                        } else {
+                            0.0
+                        }
+                    }
+                };
+                if span > 0.0 {
+                    spans.push((span, q));
                 }
             }
             spans.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
             let mut cut = None;
-            for &(_, q, _, _) in &spans {
+            for &(_, q) in &spans {
                 ranks_buf.clear();
                 ranks_buf.extend(part.iter().map(|&r| self.rank(q, r)));
                 let mid = ranks_buf.len() / 2;
