@@ -17,13 +17,13 @@ const ENV_MASTER_KEY: &str = "VEIL_MASTER_KEY";
 /// Inputs larger than this get a progress bar when stderr is a terminal.
 const PROGRESS_BYTES: u64 = 32 << 20;
 
-/// Anonymize a CSV file (k-anonymity, l-diversity, t-closeness) and report risk and utility.
+/// Anonymize a CSV or Parquet file (k-anonymity, l-diversity, t-closeness) and report risk and utility.
 ///
 /// Quick form, hierarchies generated from the data:
 /// `veil anonymize --qi age,sex,zip --sensitive diagnosis --k 5 in.csv out.csv`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The input CSV file (header row required).
+    /// The input file: CSV with a header row, or Parquet (`.parquet`).
     input: PathBuf,
     /// The output file, same format as the input; with `--infer-schema`, the schema file
     /// (standard output when absent).
@@ -123,17 +123,12 @@ enum TDistanceArg {
 
 /// Runs `veil anonymize`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args
-        .input
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
-    {
-        bail!(
-            "parquet input is not supported yet; convert `{}` to CSV",
-            args.input.display()
-        );
-    }
-    let table = read_table(&args.input)?;
+    let parquet = is_parquet(&args.input);
+    let table = if parquet {
+        Table::read_parquet(&args.input)?
+    } else {
+        read_table(&args.input)?
+    };
     if args.infer_schema {
         let text = veil_tabular::infer_schema(&table);
         match &args.output {
@@ -146,11 +141,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let Some(output) = &args.output else {
         bail!("give an output file after the input file")
     };
-    if output
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
-    {
-        bail!("parquet output is not supported yet; write CSV");
+    if is_parquet(output) != parquet {
+        let format = if parquet { "parquet" } else { "CSV" };
+        bail!(
+            "the output `{}` must be {format}, like the input",
+            output.display()
+        );
     }
 
     let (plan, spec) = match &args.schema {
@@ -245,7 +241,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    release.table.write_csv(output)?;
+    if parquet {
+        release.table.write_parquet(output)?;
+    } else {
+        release.table.write_csv(output)?;
+    }
     let report = &release.report;
     if let Some(path) = &args.report {
         std::fs::write(path, report.html())
@@ -261,6 +261,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprint!("{}", report.summary());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn is_parquet(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
 fn read_table(path: &Path) -> anyhow::Result<Table> {

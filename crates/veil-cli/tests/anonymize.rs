@@ -188,3 +188,13 @@ fn infer_schema_writes_an_editable_schema() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn output_format_follows_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    people(dir.path());
+    let out = veil(&["--qi", "age", "-q", "in.csv", "out.parquet"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be CSV"));
+    assert!(!dir.path().join("out.parquet").exists());
+}

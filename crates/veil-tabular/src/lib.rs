@@ -33,6 +33,8 @@ mod lattice;
 mod metrics;
 mod model;
 mod mondrian;
+#[cfg(feature = "parquet")]
+mod parquet_io;
 mod pseudonym;
 mod report;
 mod schema;
