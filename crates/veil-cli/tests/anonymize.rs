@@ -198,3 +198,39 @@ fn output_format_follows_the_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("must be CSV"));
     assert!(!dir.path().join("out.parquet").exists());
 }
+
+#[test]
+fn parquet_in_parquet_out() {
+    let dir = tempfile::tempdir().unwrap();
+    people(dir.path());
+    let table = veil_tabular::Table::read_csv(&dir.path().join("in.csv")).unwrap();
+    table.write_parquet(&dir.path().join("in.parquet")).unwrap();
+    let out = veil(
+        &[
+            "--qi",
+            "age,sex,zip",
+            "--drop",
+            "name",
+            "--k",
+            "5",
+            "-q",
+            "in.parquet",
+            "out.parquet",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let released = veil_tabular::Table::read_parquet(&dir.path().join("out.parquet")).unwrap();
+    assert_eq!(released.rows(), 60);
+    assert!(released.column("name").is_none());
+    let mut classes = std::collections::HashMap::<(String, String, String), usize>::new();
+    for r in 0..released.rows() {
+        let v = |c: &str| released.column(c).unwrap().value(r).unwrap().to_owned();
+        *classes.entry((v("age"), v("sex"), v("zip"))).or_default() += 1;
+    }
+    assert!(classes.values().all(|&n| n >= 5), "{classes:?}");
+}
