@@ -464,3 +464,136 @@ impl Search<'_> {
         Outcome::Pass { score, kept_tuples }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{LDiversity, LVariant, TDistance};
+
+    /// The bound-ordered search with tagging finds the same optimum as evaluating every node.
+    #[test]
+    fn search_matches_exhaustive_optimum() {
+        let mut seed = 0x1234_5678_u64;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let mut solved = 0;
+        for case in 0..12 {
+            let rows = 40 + next(60) as usize;
+            let ages: Vec<String> = (0..rows).map(|_| (20 + next(30)).to_string()).collect();
+            let zips: Vec<String> = (0..rows)
+                .map(|_| format!("21{}{}", next(3), next(10)))
+                .collect();
+            let sexes: Vec<String> = (0..rows)
+                .map(|_| ["F", "M", "X"][next(3) as usize].to_owned())
+                .collect();
+            let diag: Vec<String> = (0..rows)
+                .map(|_| ["a", "b", "c", "d"][next(4) as usize].to_owned())
+                .collect();
+            let cols: Vec<crate::table::Column> = [
+                ("age", &ages),
+                ("zip", &zips),
+                ("sex", &sexes),
+                ("d", &diag),
+            ]
+            .iter()
+            .map(|(n, v)| crate::table::Column::from_values(*n, v))
+            .collect();
+            let hs = [
+                Hierarchy::intervals(cols[0].dict(), &[2.0, 4.0, 8.0], "age").unwrap(),
+                Hierarchy::prefix(cols[1].dict()),
+                Hierarchy::flat(cols[2].dict()),
+            ];
+            let privacy = Privacy {
+                k: 2 + case % 4,
+                l: (case % 2 == 0).then_some(LDiversity {
+                    variant: LVariant::Distinct,
+                    l: 2.0,
+                    c: 1.0,
+                }),
+                t: None,
+                suppression: [0.0, 0.05, 0.2][case % 3],
+            };
+            let stats = vec![
+                SensitiveStats::new(
+                    cols[3].dict(),
+                    cols[3].codes(),
+                    None,
+                    None,
+                    TDistance::Equal,
+                )
+                .unwrap(),
+            ];
+            let costs = CostTables {
+                cost: hs
+                    .iter()
+                    .zip(&cols)
+                    .map(|(h, c)| {
+                        (0..h.levels())
+                            .map(|l| vec![l as f64 / h.height() as f64; c.dict().len()])
+                            .collect()
+                    })
+                    .collect(),
+                suppressed: cols
+                    .iter()
+                    .take(3)
+                    .map(|c| vec![1.0; c.dict().len()])
+                    .collect(),
+                discernibility: false,
+                height: false,
+            };
+            let search = Search {
+                qi_codes: cols.iter().take(3).map(|c| c.codes()).collect(),
+                hierarchies: hs.iter().collect(),
+                sens_codes: vec![cols[3].codes()],
+                stats: &stats,
+                privacy: &privacy,
+                costs,
+            };
+            let found = search.run();
+            let tuples = search.roll_up();
+            let n: u64 = tuples.count.iter().sum();
+            let mut dense = vec![u32::MAX; DENSE_KEYS];
+            let mut best: Option<f64> = None;
+            for a in 0..hs[0].levels() {
+                for b in 0..hs[1].levels() {
+                    for c in 0..hs[2].levels() {
+                        let out = search.evaluate(
+                            &tuples,
+                            &[a, b, c],
+                            privacy.max_suppressed(n),
+                            &mut dense,
+                        );
+                        if let Outcome::Pass { score, .. } = out {
+                            best = Some(best.map_or(score, |x: f64| x.min(score)));
+                        }
+                    }
+                }
+            }
+            match (found, best) {
+                (Ok(f), Some(b)) => {
+                    let Outcome::Pass { score, .. } =
+                        search.evaluate(&tuples, &f.levels, privacy.max_suppressed(n), &mut dense)
+                    else {
+                        panic!("case {case}: chosen node fails");
+                    };
+                    assert!(
+                        (score - b).abs() < 1e-9,
+                        "case {case}: found {score}, optimum {b}"
+                    );
+                    assert!(f.evaluated <= f.nodes);
+                    solved += 1;
+                }
+                (Err(e), None) => assert!(e.is_unsatisfiable()),
+                (f, b) => panic!(
+                    "case {case}: search {:?} vs exhaustive {b:?}",
+                    f.map(|f| f.levels)
+                ),
+            }
+        }
+        assert!(solved >= 6, "only {solved} cases had a solution");
+    }
+}

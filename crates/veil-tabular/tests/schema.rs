@@ -117,3 +117,28 @@ fn data_errors_point_to_the_record() {
         "{err}"
     );
 }
+
+#[test]
+fn the_shipped_adult_schema_and_hierarchies_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/adult");
+    let (schema, _) = Schema::read(&dir.join("schema.toml")).unwrap();
+    assert_eq!(schema.columns.len(), 9);
+    for name in [
+        "workclass",
+        "education",
+        "marital-status",
+        "race",
+        "sex",
+        "native-country",
+        "salary-class",
+    ] {
+        let path = dir.join(format!("{name}.csv"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let domain: Vec<String> = text
+            .lines()
+            .map(|l| l.split(';').next().unwrap().to_owned())
+            .collect();
+        let h = veil_tabular::Hierarchy::parse_arx(&text, &path, &domain).unwrap();
+        assert!(h.height() >= 1, "{name}");
+    }
+}
