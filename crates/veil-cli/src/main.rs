@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod anonymize;
 mod audit;
 mod guard;
 mod redact;
@@ -31,6 +32,8 @@ enum Command {
     Redact(Box<redact::Args>),
     /// Find sensitive data in a file or stdin.
     Scan(scan::Args),
+    /// Anonymize a dataset: k-anonymity, l-diversity, t-closeness; risk and utility report.
+    Anonymize(Box<anonymize::Args>),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Redact(args) => redact::run(*args),
         Command::Scan(args) => scan::run(args),
+        Command::Anonymize(args) => anonymize::run(*args),
     };
     match result {
         Ok(code) => code,
