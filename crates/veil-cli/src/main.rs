@@ -5,6 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod config;
+mod keys;
+mod serve;
+
 /// Veil: the privacy and security layer for generative AI on sensitive data.
 #[derive(Debug, Parser)]
 #[command(name = "veil", version, about, propagate_version = true)]
@@ -18,12 +22,23 @@ struct Cli {
 enum Command {
     /// List the data classes Veil knows.
     Classes,
+    /// Run the gateway.
+    Serve(serve::Args),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(keys::Command),
+    /// Check or print the configuration.
+    #[command(subcommand)]
+    Config(config::Command),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classes => classes(),
+        Command::Serve(args) => serve::run(args),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Config(cmd) => config::run(cmd),
     };
     match result {
         Ok(code) => code,
