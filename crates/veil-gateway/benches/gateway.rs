@@ -35,7 +35,7 @@ fn arg(name: &str, default: u64) -> u64 {
 
 /// A 2 KB chat request (JSON body of about 2048 bytes).
 fn body() -> Vec<u8> {
-    let filler = "The quick brown fox jumps over the lazy dog. ".repeat(40);
+    let filler = "The quick brown fox jumps over the lazy dog. ".repeat(50);
     let text = &filler[..1900];
     serde_json::to_vec(&json!({
         "model": "up",
