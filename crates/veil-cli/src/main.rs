@@ -7,9 +7,12 @@ use clap::{Parser, Subcommand};
 
 mod anonymize;
 mod audit;
+mod config;
 mod guard;
+mod keys;
 mod redact;
 mod scan;
+mod serve;
 
 /// Veil: the privacy and security layer for generative AI on sensitive data.
 #[derive(Debug, Parser)]
@@ -34,6 +37,14 @@ enum Command {
     Scan(scan::Args),
     /// Anonymize a dataset: k-anonymity, l-diversity, t-closeness; risk and utility report.
     Anonymize(Box<anonymize::Args>),
+    /// Run the gateway.
+    Serve(serve::Args),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(keys::Command),
+    /// Check or print the configuration.
+    #[command(subcommand)]
+    Config(config::Command),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +56,9 @@ fn main() -> ExitCode {
         Command::Redact(args) => redact::run(*args),
         Command::Scan(args) => scan::run(args),
         Command::Anonymize(args) => anonymize::run(*args),
+        Command::Serve(args) => serve::run(args),
+        Command::Keys(cmd) => keys::run(cmd),
+        Command::Config(cmd) => config::run(cmd),
     };
     match result {
         Ok(code) => code,

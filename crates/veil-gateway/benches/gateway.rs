@@ -1,0 +1,226 @@
+//! Added latency and throughput of the gateway over calling the test upstream directly.
+//!
+//! Run with `cargo bench -p veil-gateway --bench gateway` (options after `--`:
+//! `--rate N` requests/s for the latency phases, `--secs N` per phase, `--concurrency N`
+//! for the throughput phase). Everything shares one process and the machine's cores: the
+//! test upstream, the gateway (SQLite store, durable request records) and the load
+//! generator. Latency is measured open-loop at a fixed rate from each request's scheduled
+//! start, alternating direct and gateway phases so both see the same machine.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::sync::Mutex;
+use veil_gateway::auth::{NewKey, create_key};
+use veil_gateway::config::Config;
+use veil_gateway::server::Gateway;
+use veil_store::{KeyLimits, Store};
+use veil_testkit::TestUpstream;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A 2 KB chat request (JSON body of about 2048 bytes).
+fn body() -> Vec<u8> {
+    let filler = "The quick brown fox jumps over the lazy dog. ".repeat(50);
+    let text = &filler[..1900];
+    serde_json::to_vec(&json!({
+        "model": "up",
+        "messages": [
+            {"role": "system", "content": "You are a concise assistant."},
+            {"role": "user", "content": text}
+        ]
+    }))
+    .unwrap()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn fixed_rate(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    body: &[u8],
+    rate: u64,
+    secs: u64,
+) -> (Vec<f64>, u64) {
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let errors = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let period = Duration::from_secs_f64(1.0 / rate as f64);
+    let start = tokio::time::Instant::now();
+    let total = rate * secs;
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let scheduled = start + period * i as u32;
+        tokio::time::sleep_until(scheduled).await;
+        let client = client.clone();
+        let url = url.to_owned();
+        let key = key.map(str::to_owned);
+        let body = body.to_vec();
+        let latencies = latencies.clone();
+        let errors = errors.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut request = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body);
+            if let Some(key) = key {
+                request = request.bearer_auth(key);
+            }
+            let ok = match request.send().await {
+                Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                Err(_) => false,
+            };
+            // From the scheduled start: a late send counts against the server.
+            let elapsed = scheduled.elapsed().as_secs_f64() * 1000.0;
+            if ok {
+                latencies.lock().await.push(elapsed);
+            } else {
+                errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let mut values = latencies.lock().await.clone();
+    values.sort_by(f64::total_cmp);
+    (values, errors.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+async fn closed_loop(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    body: &[u8],
+    concurrency: u64,
+    secs: u64,
+) -> (f64, u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.to_owned();
+        let key = key.map(str::to_owned);
+        let body = bytes::Bytes::from(body.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut failed) = (0u64, 0u64);
+            while Instant::now() < deadline {
+                let mut request = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone());
+                if let Some(key) = &key {
+                    request = request.bearer_auth(key);
+                }
+                let good = match request.send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if good {
+                    ok += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            (ok, failed)
+        }));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for task in tasks {
+        let (o, f) = task.await.unwrap();
+        ok += o;
+        failed += f;
+    }
+    (ok as f64 / started.elapsed().as_secs_f64(), failed)
+}
+
+fn main() {
+    let rate = arg("--rate", 1000);
+    let secs = arg("--secs", 5);
+    let concurrency = arg("--concurrency", 32);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let upstream = TestUpstream::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[models.up]\nbase_url = \"{}\"\n[log]\nlevel = \"warn\"\n[throttle.tenant]\nrequests_per_minute = 0\ntokens_per_minute = 0\nmax_concurrent = 0\n",
+            upstream.base_url()
+        );
+        let settings = Config::from_toml_str(&text, "bench").unwrap().validate().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("veil.db")).await.unwrap();
+        let (key, _) = create_key(
+            &store,
+            NewKey {
+                tenant: "bench".into(),
+                limits: KeyLimits {
+                    requests_per_minute: Some(u64::MAX / 4),
+                    tokens_per_minute: Some(u64::MAX / 4),
+                    max_concurrent: Some(1_000_000),
+                },
+                ..NewKey::default()
+            },
+        )
+        .await
+        .unwrap();
+        let key = key.into_inner();
+        let gateway = Gateway::with_store(settings, store, &[1u8; 32]).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(gateway.serve(listener, std::future::pending()));
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .build()
+            .unwrap();
+        let body = body();
+        let direct = format!("{}/chat/completions", upstream.base_url());
+        let through = format!("http://{addr}/v1/chat/completions");
+        println!("request body: {} bytes; rate {rate}/s; {secs} s per phase", body.len());
+        // Warm up pools and caches.
+        fixed_rate(&client, &direct, None, &body, rate, 1).await;
+        fixed_rate(&client, &through, Some(&key), &body, rate, 1).await;
+        let (mut all_direct, mut all_gateway) = (Vec::new(), Vec::new());
+        let mut errors = 0;
+        for _round in 0..2 {
+            let (d, e1) = fixed_rate(&client, &direct, None, &body, rate, secs).await;
+            let (g, e2) = fixed_rate(&client, &through, Some(&key), &body, rate, secs).await;
+            all_direct.extend(d);
+            all_gateway.extend(g);
+            errors += e1 + e2;
+        }
+        all_direct.sort_by(f64::total_cmp);
+        all_gateway.sort_by(f64::total_cmp);
+        let (d50, d99) = (percentile(&all_direct, 0.5), percentile(&all_direct, 0.99));
+        let (g50, g99) = (percentile(&all_gateway, 0.5), percentile(&all_gateway, 0.99));
+        println!("fixed rate {rate}/s, n = {} + {}, errors {errors}", all_direct.len(), all_gateway.len());
+        println!("direct   p50 {d50:.3} ms  p99 {d99:.3} ms");
+        println!("gateway  p50 {g50:.3} ms  p99 {g99:.3} ms");
+        println!("added    p50 {:.3} ms  p99 {:.3} ms", g50 - d50, g99 - d99);
+        let (direct_rps, f1) = closed_loop(&client, &direct, None, &body, concurrency, secs).await;
+        let (gateway_rps, f2) = closed_loop(&client, &through, Some(&key), &body, concurrency, secs).await;
+        println!("throughput (closed loop, {concurrency} connections, {secs} s):");
+        println!("direct   {direct_rps:.0} req/s (failed {f1})");
+        println!("gateway  {gateway_rps:.0} req/s (failed {f2})");
+    });
+}

@@ -1,0 +1,298 @@
+//! The HTTP surface: routes, transport layers and the small non-pipeline handlers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower::limit::ConcurrencyLimitLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use veil_store::{KeyLimits, KeyRecord, KeyStore};
+
+use crate::auth::{ADMIN_ROLE, NewKey, Principal, create_key, unix_now};
+use crate::error::GatewayError;
+use crate::exchange::Action;
+use crate::pipeline;
+use crate::state::AppState;
+
+/// Builds the whole application: routes plus transport layers.
+pub fn router(state: AppState) -> Router {
+    let limits = state.settings.config.limits.clone();
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", post(complete))
+        .route("/v1/embeddings", post(embed))
+        .route("/v1/models", get(models))
+        .route("/admin/v1/keys", get(list_keys).post(create_admin_key))
+        .route("/admin/v1/keys/{id}", delete(revoke_key))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(
+            // Outermost first. Transport only: none of these look at content.
+            ServiceBuilder::new()
+                // Every request gets an id first, so every later layer and log line has it.
+                .layer(SetRequestIdLayer::x_request_id(MakeId::default()))
+                // The caller gets the id back, errors included, to quote in a support ticket.
+                .layer(PropagateRequestIdLayer::x_request_id())
+                // A span per request; its default fields are method, uri and version only.
+                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                // Refuses an oversized declared Content-Length before reading a byte.
+                .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+                // Bounds the work in progress; beyond it requests wait for a slot.
+                .layer(ConcurrencyLimitLayer::new(limits.max_concurrency))
+                // Caps time to response headers, body upload included (slow senders).
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(limits.request_timeout_secs),
+                )),
+        )
+        // Rewrites the bare 408/413 of the layers above into OpenAI-shaped errors. A separate
+        // `layer` call so it sees axum's response type.
+        .layer(axum::middleware::map_response(openai_shape))
+}
+
+fn make_span(request: &Request<Body>) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Path only (no query string), never headers or body.
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+}
+
+/// Request ids: a random per-process prefix and a counter. Unique without a lock, cheaper
+/// than a UUID per request.
+#[derive(Clone, Debug)]
+struct MakeId {
+    prefix: String,
+    counter: std::sync::Arc<AtomicU64>,
+}
+
+impl Default for MakeId {
+    fn default() -> Self {
+        let mut bytes = [0u8; 6];
+        // Without randomness, ids from two replicas may collide; they stay unique per process.
+        let _ = getrandom::fill(&mut bytes);
+        Self {
+            prefix: hex::encode(bytes),
+            counter: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for MakeId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("req_{}{:010x}", self.prefix, n))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+async fn openai_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let mut shaped = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            GatewayError::too_large("request body is too large").into_response()
+        }
+        StatusCode::REQUEST_TIMEOUT => GatewayError::request_timeout().into_response(),
+        _ => return response,
+    };
+    if let Some(id) = response.headers().get("x-request-id") {
+        shaped.headers_mut().insert("x-request-id", id.clone());
+    }
+    shaped
+}
+
+async fn chat(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    pipeline::handle(state, Action::Chat, headers, body).await
+}
+
+async fn complete(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    pipeline::handle(state, Action::Complete, headers, body).await
+}
+
+async fn embed(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    pipeline::handle(state, Action::Embed, headers, body).await
+}
+
+async fn not_found() -> GatewayError {
+    GatewayError::not_found("no such route")
+}
+
+/// `GET /v1/models`: only the models this caller may use.
+async fn models(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
+    let principal = state.auth.authenticate(&headers).await?;
+    let data: Vec<_> = state
+        .upstreams
+        .names()
+        .filter(|name| principal.may_use(name))
+        .map(|name| json!({"id": name, "object": "model", "created": 0, "owned_by": "veil"}))
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data})).into_response())
+}
+
+async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, GatewayError> {
+    let principal = state.auth.authenticate(headers).await?;
+    if !principal.has_role(ADMIN_ROLE) {
+        return Err(GatewayError::forbidden(ADMIN_ROLE));
+    }
+    Ok(principal)
+}
+
+fn key_json(key: &KeyRecord) -> serde_json::Value {
+    json!({
+        "id": key.id,
+        "tenant": key.tenant,
+        "roles": key.roles,
+        "models": key.models,
+        "created_at": key.created_at,
+        "expires_at": key.expires_at,
+        "revoked_at": key.revoked_at,
+        "limits": key.limits,
+        "description": key.description,
+    })
+}
+
+/// Body of `POST /admin/v1/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyRequest {
+    tenant: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+    #[serde(default)]
+    limits: KeyLimits,
+    #[serde(default)]
+    description: String,
+}
+
+async fn create_admin_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, GatewayError> {
+    let admin = admin(&state, &headers).await?;
+    let request: CreateKeyRequest = serde_json::from_slice(&body).map_err(|err| {
+        GatewayError::bad_request(format!(
+            "invalid key request at line {} column {}",
+            err.line(),
+            err.column()
+        ))
+    })?;
+    let spec = NewKey {
+        tenant: request.tenant,
+        roles: request.roles,
+        models: request.models,
+        expires_at: request.expires_at,
+        limits: request.limits,
+        description: request.description,
+    };
+    let (secret, record) = create_key(&state.store, spec)
+        .await
+        .map_err(|err| match err {
+            crate::auth::KeyError::Invalid(what) => GatewayError::bad_request(what),
+            other => GatewayError::unavailable(&other),
+        })?;
+    tracing::info!(admin = %admin.key_id, key_id = %record.id, tenant = %record.tenant, "key created");
+    let mut body = key_json(&record);
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert("key".into(), json!(secret.expose()));
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn list_keys(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
+    admin(&state, &headers).await?;
+    let keys = state
+        .store
+        .list_keys(None)
+        .await
+        .map_err(|err| GatewayError::unavailable(&err))?;
+    let data: Vec<_> = keys.iter().map(key_json).collect();
+    Ok(Json(json!({"object": "list", "data": data})).into_response())
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, GatewayError> {
+    let admin = admin(&state, &headers).await?;
+    let revoked = state
+        .store
+        .revoke_key(&id, unix_now())
+        .await
+        .map_err(|err| GatewayError::unavailable(&err))?;
+    if !revoked {
+        return Err(GatewayError::not_found("no active key with this id"));
+    }
+    state.auth.forget(&id);
+    tracing::info!(admin = %admin.key_id, key_id = %id, "key revoked");
+    Ok(Json(json!({"id": id, "revoked": true})).into_response())
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the store answers and at least one upstream is configured.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store_ok = state.store.ping().await.is_ok();
+    let upstreams_ok = !state.upstreams.is_empty();
+    let status = if store_ok && upstreams_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"store": store_ok, "upstreams": upstreams_ok})),
+    )
+        .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

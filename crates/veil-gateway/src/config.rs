@@ -1,0 +1,551 @@
+//! `veil.toml`: the configuration file, every field defaulted and documented.
+//!
+//! [`Config`] is the raw file; [`Config::validate`] turns it once, at startup, into
+//! [`Settings`] (resolved secrets, parsed URLs and data classes), so a bad config stops
+//! startup and never a request.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use veil_detect::{DataClass, Sensitive};
+
+use crate::env::{self, EnvError};
+
+/// The model name served by the built-in echo upstream in zero-config mode.
+pub const ECHO_MODEL: &str = "echo";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where and how the gateway listens.
+    pub server: ServerConfig,
+    /// Where state is kept.
+    pub store: StoreConfig,
+    /// Hard limits on requests, enforced before any other work.
+    pub limits: LimitsConfig,
+    /// Default rate limits per key and per tenant (a key's own limits take precedence).
+    pub throttle: ThrottleConfig,
+    /// The routing table: public model name -> upstream. Empty means the built-in `echo`
+    /// upstream alone, so a fresh install shows what would leave the network.
+    pub models: BTreeMap<String, ModelConfig>,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Listener settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Loopback by default so a fresh start exposes nothing.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the root key file (created, mode 0700).
+    pub data_dir: PathBuf,
+    /// TLS certificate and key; plain HTTP when absent (put a TLS proxy in front then).
+    pub tls: Option<TlsConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from(".veil"),
+            tls: None,
+        }
+    }
+}
+
+/// PEM files for TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Private key (PEM).
+    pub key: PathBuf,
+}
+
+/// Storage settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `postgres://…` to share state between replicas, or `sqlite:PATH`; default is
+    /// `DATA_DIR/veil.db`.
+    pub database_url: Option<String>,
+}
+
+/// Hard limits. They protect the gateway itself, so they apply to every caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Most messages in one chat request (413 beyond).
+    pub max_messages: usize,
+    /// Largest text of one message in bytes (413 beyond).
+    pub max_message_bytes: usize,
+    /// Largest request head (request line and headers) in bytes; at least 8192.
+    pub max_header_bytes: usize,
+    /// Seconds allowed to receive a request's headers: slow-loris clients are cut off.
+    pub header_read_timeout_secs: u64,
+    /// Seconds allowed from request start to response headers, body reading included.
+    pub request_timeout_secs: u64,
+    /// Requests handled at once by this process; more wait in line.
+    pub max_concurrency: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 * 1024 * 1024,
+            max_messages: 512,
+            max_message_bytes: 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 300,
+            max_concurrency: 1024,
+        }
+    }
+}
+
+/// Default rate limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleConfig {
+    /// Defaults for each key, used where the key sets no limit of its own.
+    pub key: RateLimits,
+    /// Limits for all keys of one tenant together.
+    pub tenant: RateLimits,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            key: RateLimits {
+                requests_per_minute: 600,
+                tokens_per_minute: 1_000_000,
+                max_concurrent: 64,
+            },
+            tenant: RateLimits {
+                requests_per_minute: 6_000,
+                tokens_per_minute: 10_000_000,
+                max_concurrent: 512,
+            },
+        }
+    }
+}
+
+/// One set of rate limits; `0` disables that limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// Requests per minute.
+    pub requests_per_minute: u64,
+    /// Tokens per minute: prompt tokens (estimated before forwarding) plus completion tokens.
+    pub tokens_per_minute: u64,
+    /// Requests in flight at once.
+    pub max_concurrent: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        ThrottleConfig::default().key
+    }
+}
+
+/// What serves a model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamKind {
+    /// Any OpenAI-compatible HTTP server (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp).
+    #[default]
+    Openai,
+    /// The built-in echo upstream: answers with exactly what the model would have received.
+    Echo,
+}
+
+/// Where a model runs, for policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hosting {
+    /// Inside the organisation's network.
+    OnPrem,
+    /// A third-party service. The default: the stricter assumption.
+    #[default]
+    Cloud,
+}
+
+/// One entry of the routing table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// `openai` (any OpenAI-compatible server) or `echo`.
+    pub kind: UpstreamKind,
+    /// Base URL including the version path, for example `https://api.openai.com/v1`.
+    pub base_url: Option<String>,
+    /// The model name the upstream expects; defaults to the public name.
+    pub upstream_model: Option<String>,
+    /// Name of the environment variable holding the upstream's API key (never the key).
+    pub api_key_env: Option<String>,
+    /// Seconds to wait for the upstream's response headers, and between streamed chunks.
+    pub timeout_secs: u64,
+    /// Retries on connection errors only (never after the request may have been received).
+    pub retries: u32,
+    /// Where the model runs, for policy.
+    pub hosting: Hosting,
+    /// Region of the model, for policy (free text such as `eu-west-1`).
+    pub region: Option<String>,
+    /// Data classes that may reach this model in clear (names as in `veil classes`).
+    pub approved_classes: Vec<String>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            kind: UpstreamKind::Openai,
+            base_url: None,
+            upstream_model: None,
+            api_key_env: None,
+            timeout_secs: 60,
+            retries: 2,
+            hosting: Hosting::Cloud,
+            region: None,
+            approved_classes: Vec::new(),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` (one object per line) or `text`.
+    pub format: LogFormat,
+    /// A tracing filter, for example `info` or `veil_gateway=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// A config that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (the message names line and column).
+    #[error("invalid config `{origin}`: {message}")]
+    Parse {
+        /// File name or `<string>`.
+        origin: String,
+        /// Parser message with line and column.
+        message: String,
+    },
+    /// An environment override is unusable.
+    #[error(transparent)]
+    Env(#[from] EnvError),
+    /// A model entry is invalid.
+    #[error("model `{model}`: {reason}")]
+    Model {
+        /// The public model name.
+        model: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A limit is out of range.
+    #[error("limits.{field}: {reason}")]
+    Limit {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+}
+
+impl Config {
+    /// Parses TOML text; `origin` names the source in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|err| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: err.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Loads `path`, or `$VEIL_CONFIG`, or `./veil.toml` when it exists, or the defaults;
+    /// then applies `VEIL_*` overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let chosen = match path {
+            Some(path) => Some(path.to_path_buf()),
+            None => match env::var(env::CONFIG)? {
+                Some(path) => Some(PathBuf::from(path)),
+                None => Some(PathBuf::from("veil.toml")).filter(|p| p.is_file()),
+            },
+        };
+        let mut config = match chosen {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Self::from_toml_str(&text, &path.display().to_string())?
+            }
+            None => Self::default(),
+        };
+        env::apply_overrides(&mut config)?;
+        Ok(config)
+    }
+
+    /// Checks everything and resolves secrets: the runtime form of the config.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let limits = &self.limits;
+        if limits.max_header_bytes < 8192 {
+            return Err(ConfigError::Limit {
+                field: "max_header_bytes",
+                reason: "must be at least 8192",
+            });
+        }
+        for (field, value) in [
+            ("max_body_bytes", limits.max_body_bytes),
+            ("max_messages", limits.max_messages),
+            ("max_message_bytes", limits.max_message_bytes),
+            ("max_concurrency", limits.max_concurrency),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Limit {
+                    field,
+                    reason: "must be positive",
+                });
+            }
+        }
+        let mut models = BTreeMap::new();
+        if self.models.is_empty() {
+            let echo = ModelConfig {
+                kind: UpstreamKind::Echo,
+                hosting: Hosting::OnPrem,
+                ..ModelConfig::default()
+            };
+            models.insert(ECHO_MODEL.to_owned(), resolve_model(ECHO_MODEL, &echo)?);
+        }
+        for (name, model) in &self.models {
+            models.insert(name.clone(), resolve_model(name, model)?);
+        }
+        Ok(Settings {
+            config: self.clone(),
+            models,
+        })
+    }
+
+    /// The database URL in force: the configured one or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.store.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite:{}", self.server.data_dir.join("veil.db").display()),
+        }
+    }
+}
+
+fn resolve_model(name: &str, model: &ModelConfig) -> Result<ResolvedModel, ConfigError> {
+    let fail = |reason: String| ConfigError::Model {
+        model: name.to_owned(),
+        reason,
+    };
+    let mut approved = Vec::new();
+    for class in &model.approved_classes {
+        approved.push(
+            class
+                .parse::<DataClass>()
+                .map_err(|_| fail(format!("unknown data class `{class}`")))?,
+        );
+    }
+    let api_key = match &model.api_key_env {
+        Some(var) => {
+            let value = std::env::var(var)
+                .map_err(|_| fail(format!("environment variable `{var}` is not set")))?;
+            Some(Sensitive::new(value))
+        }
+        None => None,
+    };
+    let base_url = match (model.kind, &model.base_url) {
+        (UpstreamKind::Echo, _) => None,
+        (UpstreamKind::Openai, None) => return Err(fail("`base_url` is required".into())),
+        (UpstreamKind::Openai, Some(url)) => {
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|_| fail(format!("`base_url` `{url}` is not a url")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(fail(format!("`base_url` `{url}` must be http or https")));
+            }
+            Some(url.trim_end_matches('/').to_owned())
+        }
+    };
+    if model.timeout_secs == 0 {
+        return Err(fail("`timeout_secs` must be positive".into()));
+    }
+    Ok(ResolvedModel {
+        name: name.to_owned(),
+        kind: model.kind,
+        base_url,
+        upstream_model: model
+            .upstream_model
+            .clone()
+            .unwrap_or_else(|| name.to_owned()),
+        api_key,
+        timeout: Duration::from_secs(model.timeout_secs),
+        retries: model.retries,
+        attributes: ModelAttributes {
+            hosting: model.hosting,
+            region: model.region.clone(),
+            approved_classes: approved,
+        },
+    })
+}
+
+/// What policy knows about a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelAttributes {
+    /// Where it runs.
+    pub hosting: Hosting,
+    /// Its region, if configured.
+    pub region: Option<String>,
+    /// Data classes it may receive in clear.
+    pub approved_classes: Vec<DataClass>,
+}
+
+/// A routing table entry after validation.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    /// Public model name.
+    pub name: String,
+    /// What serves it.
+    pub kind: UpstreamKind,
+    /// Base URL without a trailing slash (HTTP upstreams).
+    pub base_url: Option<String>,
+    /// The name the upstream expects.
+    pub upstream_model: String,
+    /// The resolved upstream API key.
+    pub api_key: Option<Sensitive<String>>,
+    /// Header and per-chunk timeout.
+    pub timeout: Duration,
+    /// Retries on connection errors.
+    pub retries: u32,
+    /// Attributes for policy.
+    pub attributes: ModelAttributes,
+}
+
+/// The validated runtime configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The config it came from.
+    pub config: Config,
+    /// The routing table, by public model name.
+    pub models: BTreeMap<String, ResolvedModel>,
+}
+
+/// The example config shipped in `docs/veil.example.toml`, parsed by a test.
+pub const EXAMPLE: &str = include_str!("../veil.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_and_validates() {
+        // SAFETY of the test: the example names `OPENAI_API_KEY`; set a dummy for validation.
+        let config = Config::from_toml_str(EXAMPLE, "veil.example.toml").unwrap();
+        assert!(config.models.contains_key("gpt-4o"));
+        assert!(config.models.contains_key("echo"));
+        let mut without_secret = config.clone();
+        for model in without_secret.models.values_mut() {
+            model.api_key_env = None;
+        }
+        let settings = without_secret.validate().unwrap();
+        assert_eq!(settings.models["gpt-4o"].attributes.hosting, Hosting::Cloud);
+    }
+
+    #[test]
+    fn defaults_serve_echo_alone() {
+        let settings = Config::default().validate().unwrap();
+        assert_eq!(settings.models.keys().collect::<Vec<_>>(), ["echo"]);
+        assert_eq!(settings.models["echo"].kind, UpstreamKind::Echo);
+        assert_eq!(
+            Config::default().server.listen.to_string(),
+            "127.0.0.1:8080"
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_rejected_with_position() {
+        let err =
+            Config::from_toml_str("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n", "x.toml")
+                .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("x.toml"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+        assert!(text.contains("lisen"), "{text}");
+    }
+
+    #[test]
+    fn bad_models_are_rejected() {
+        let cases = [
+            ("[models.m]\n", "`base_url` is required"),
+            (
+                "[models.m]\nbase_url = \"ftp://x\"\n",
+                "must be http or https",
+            ),
+            (
+                "[models.m]\nkind = \"echo\"\napproved_classes = [\"NOPE\"]\n",
+                "unknown data class `NOPE`",
+            ),
+            (
+                "[models.m]\nbase_url = \"http://x\"\napi_key_env = \"VEIL_TEST_SURELY_UNSET_VAR\"\n",
+                "`VEIL_TEST_SURELY_UNSET_VAR` is not set",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = Config::from_toml_str(text, "t")
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+        let ok = Config::from_toml_str("[models.m]\nbase_url = \"http://x/v1/\"\n", "t").unwrap();
+        let settings = ok.validate().unwrap();
+        assert_eq!(
+            settings.models["m"].base_url.as_deref(),
+            Some("http://x/v1")
+        );
+        assert!(!settings.models.contains_key("echo"));
+    }
+
+    #[test]
+    fn small_header_limit_is_rejected() {
+        let config = Config::from_toml_str("[limits]\nmax_header_bytes = 100\n", "t").unwrap();
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,146 @@
+//! Prometheus metrics (`/metrics`). Labels carry routes, model names and statuses only.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms .. ~65 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+}
+
+/// Every metric the gateway exports.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    requests: Family<Labels, Counter>,
+    latency: Family<Labels, Histogram, fn() -> Histogram>,
+    upstream_latency: Family<Labels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge<i64, AtomicI64>,
+    rate_limited: Family<Labels, Counter>,
+    upstream_errors: Family<Labels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("veil");
+        let requests = Family::<Labels, Counter>::default();
+        let latency = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let upstream_latency = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let in_flight = Gauge::<i64, AtomicI64>::default();
+        let rate_limited = Family::<Labels, Counter>::default();
+        let upstream_errors = Family::<Labels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests by route, model and status",
+            requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Total request latency until the answer is complete",
+            latency.clone(),
+        );
+        registry.register(
+            "upstream_duration_seconds",
+            "Time until the upstream's response headers",
+            upstream_latency.clone(),
+        );
+        registry.register(
+            "in_flight_requests",
+            "Requests in progress",
+            in_flight.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429, by scope",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "upstream_errors",
+            "Upstream failures by model and kind",
+            upstream_errors.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            upstream_latency,
+            in_flight,
+            rate_limited,
+            upstream_errors,
+        }
+    }
+
+    /// One request started.
+    pub fn started(&self) {
+        self.in_flight.inc();
+    }
+
+    /// One request finished (answer complete or failed).
+    pub fn finished(&self, route: &'static str, model: Option<&str>, status: u16, seconds: f64) {
+        self.in_flight.dec();
+        let model = model.unwrap_or("").to_owned();
+        self.requests
+            .get_or_create(&vec![
+                ("route", route.to_owned()),
+                ("model", model),
+                ("status", status.to_string()),
+            ])
+            .inc();
+        self.latency
+            .get_or_create(&vec![("route", route.to_owned())])
+            .observe(seconds);
+    }
+
+    /// The upstream answered (headers) after `seconds`.
+    pub fn upstream(&self, model: &str, seconds: f64) {
+        self.upstream_latency
+            .get_or_create(&vec![("model", model.to_owned())])
+            .observe(seconds);
+    }
+
+    /// A request got 429.
+    pub fn rate_limited(&self, scope: &'static str) {
+        self.rate_limited
+            .get_or_create(&vec![("scope", scope.to_owned())])
+            .inc();
+    }
+
+    /// An upstream failed.
+    pub fn upstream_error(&self, model: &str, kind: &'static str) {
+        self.upstream_errors
+            .get_or_create(&vec![
+                ("model", model.to_owned()),
+                ("kind", kind.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
