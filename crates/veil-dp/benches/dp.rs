@@ -1,0 +1,83 @@
+//! Sampler and query throughput. Run with
+//! `CARGO_TARGET_DIR=... cargo bench -p veil-dp --bench dp -- --noplot`; figures go into
+//! `docs/bench/dp.md`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use veil_dp::SecureRng;
+use veil_dp::mechanism::permute_and_flip;
+use veil_dp::sample::{
+    Ratio, bernoulli_exp, discrete_gaussian, discrete_laplace, gaussian_on_grid, laplace_on_grid,
+};
+
+const BATCH: u64 = 10_000;
+
+fn samplers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sampler");
+    g.throughput(Throughput::Elements(BATCH));
+    let mut rng = SecureRng::from_os().unwrap();
+    for (name, num, den) in [
+        ("sigma2=1", 1u64, 1u64),
+        ("sigma2=100", 100, 1),
+        ("sigma2=10^6", 1_000_000, 1),
+    ] {
+        let v = Ratio::new(num, den).unwrap();
+        g.bench_function(format!("discrete_gaussian/{name}"), |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    black_box(discrete_gaussian(&v, &mut rng).unwrap());
+                }
+            })
+        });
+    }
+    for (name, num, den) in [
+        ("scale=1", 1u64, 1u64),
+        ("scale=10", 10, 1),
+        ("scale=1000", 1000, 1),
+    ] {
+        let s = Ratio::new(num, den).unwrap();
+        g.bench_function(format!("discrete_laplace/{name}"), |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    black_box(discrete_laplace(&s, &mut rng).unwrap());
+                }
+            })
+        });
+    }
+    let gamma = Ratio::new(7u64, 3u64).unwrap();
+    g.bench_function("bernoulli_exp/gamma=7÷3", |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                black_box(bernoulli_exp(&gamma, &mut rng));
+            }
+        })
+    });
+    g.bench_function("laplace_on_grid/scale=1", |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                black_box(laplace_on_grid(3.25, 1.0, -40, &mut rng).unwrap());
+            }
+        })
+    });
+    g.bench_function("gaussian_on_grid/sigma=1", |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                black_box(gaussian_on_grid(3.25, 1.0, -40, &mut rng).unwrap());
+            }
+        })
+    });
+    let q: Vec<i128> = (0..100).collect();
+    let eps = Ratio::new(1u64, 1u64).unwrap();
+    g.bench_function("permute_and_flip/100 candidates", |b| {
+        b.iter(|| {
+            for _ in 0..BATCH {
+                black_box(permute_and_flip(&q, 1, &eps, &mut rng).unwrap());
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, samplers);
+criterion_main!(benches);
