@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dp;
+mod dp_ledger;
+
 /// Veil: the privacy and security layer for generative AI on sensitive data.
 #[derive(Debug, Parser)]
 #[command(name = "veil", version, about, propagate_version = true)]
@@ -18,12 +21,16 @@ struct Cli {
 enum Command {
     /// List the data classes Veil knows.
     Classes,
+    /// Differential privacy: noisy queries and privacy budgets.
+    #[command(subcommand)]
+    Dp(dp::DpCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classes => classes(),
+        Command::Dp(cmd) => dp::run(cmd),
     };
     match result {
         Ok(code) => code,

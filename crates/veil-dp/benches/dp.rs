@@ -7,6 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use veil_dp::SecureRng;
 use veil_dp::mechanism::permute_and_flip;
+use veil_dp::query::{Bounded, Dataset, QuerySpec, Statistic, run};
 use veil_dp::sample::{
     Ratio, bernoulli_exp, discrete_gaussian, discrete_laplace, gaussian_on_grid, laplace_on_grid,
 };
@@ -79,5 +80,45 @@ fn samplers(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, samplers);
+/// Query throughput on 10 M generated rows (never committed): count, sum and mean, ungrouped
+/// and grouped by 100 keys with a privacy unit (contribution bounding + partition selection).
+fn queries(c: &mut Criterion) {
+    let n = 10_000_000usize;
+    let values: Vec<f64> = (0..n)
+        .map(|i| ((i * 7919) % 100_000) as f64 / 100.0)
+        .collect();
+    let groups: Vec<String> = (0..n).map(|i| format!("g{}", i % 100)).collect();
+    let units: Vec<String> = (0..n).map(|i| format!("u{}", i / 4)).collect();
+    let data = Dataset::from_columns(Some(values), Some(groups), Some(units)).unwrap();
+    let mut rng = SecureRng::from_os().unwrap();
+    let bounded = || Bounded {
+        column: "v".to_owned(),
+        lower: Some(0.0),
+        upper: Some(1000.0),
+    };
+    let mut g = c.benchmark_group("query_10M_rows");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    for (name, stat) in [
+        ("count", Statistic::Count),
+        ("sum", Statistic::Sum(bounded())),
+        ("mean", Statistic::Mean(bounded())),
+    ] {
+        let spec = QuerySpec::new(stat.clone(), 1.0);
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(run(&spec, &data, &mut rng).unwrap()))
+        });
+        let mut grouped = QuerySpec::new(stat, 1.0);
+        grouped.group_by = Some("g".to_owned());
+        grouped.privacy_unit = Some("u".to_owned());
+        grouped.max_rows = 2;
+        grouped.delta = 1e-6;
+        g.bench_function(format!("{name}/group_by+privacy_unit"), |b| {
+            b.iter(|| black_box(run(&grouped, &data, &mut rng).unwrap()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, samplers, queries);
 criterion_main!(benches);

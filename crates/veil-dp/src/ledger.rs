@@ -85,7 +85,8 @@ pub fn apply_spend(entry: &LedgerEntry, loss: &PrivacyLoss) -> Result<LedgerEntr
     })
 }
 
-pub(crate) fn no_budget(key: &LedgerKey) -> Error {
+/// The error for a spend against a key with no budget (shared by every back end).
+pub fn no_budget(key: &LedgerKey) -> Error {
     Error::new(
         ErrorKind::MissingBounds,
         format!(

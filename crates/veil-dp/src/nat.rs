@@ -168,13 +168,36 @@ impl Ord for Nat {
     }
 }
 
-/// Uniform in `[0, n)` for `n > 0`: draw `bits(n - 1)` random bits, reject values `>= n`.
-/// Each attempt succeeds with probability above 1/2.
-fn uniform_below_u128<R: RngCore + ?Sized>(n: u128, rng: &mut R) -> u128 {
-    let max = n - 1;
-    if max == 0 {
+/// Uniform in `[0, n)` for `n > 0`, exactly. Ranges up to `2^64` use Lemire's
+/// multiply-and-reject method ("Fast random integer generation in an interval", 2019), which
+/// needs one draw almost always and a 32-bit draw when the range allows; larger ranges draw
+/// `bits(n - 1)` random bits and reject values `>= n`.
+pub(crate) fn uniform_below_u128<R: RngCore + ?Sized>(n: u128, rng: &mut R) -> u128 {
+    if n <= 1 {
         return 0;
     }
+    if let Ok(n32) = u32::try_from(n) {
+        // m = x * n; the high word is uniform once the low word clears the threshold.
+        let mut m = u64::from(rng.next_u32()) * u64::from(n32);
+        if (m as u32) < n32 {
+            let threshold = n32.wrapping_neg() % n32;
+            while (m as u32) < threshold {
+                m = u64::from(rng.next_u32()) * u64::from(n32);
+            }
+        }
+        return u128::from(m >> 32);
+    }
+    if let Ok(n64) = u64::try_from(n) {
+        let mut m = u128::from(rng.next_u64()) * u128::from(n64);
+        if (m as u64) < n64 {
+            let threshold = n64.wrapping_neg() % n64;
+            while (m as u64) < threshold {
+                m = u128::from(rng.next_u64()) * u128::from(n64);
+            }
+        }
+        return m >> 64;
+    }
+    let max = n - 1;
     let bits = 128 - max.leading_zeros();
     let mask = if bits == 128 {
         u128::MAX
@@ -182,11 +205,7 @@ fn uniform_below_u128<R: RngCore + ?Sized>(n: u128, rng: &mut R) -> u128 {
         (1u128 << bits) - 1
     };
     loop {
-        let raw = if bits <= 64 {
-            u128::from(rng.next_u64())
-        } else {
-            (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())
-        };
+        let raw = (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64());
         let v = raw & mask;
         if v <= max {
             return v;
@@ -232,6 +251,24 @@ mod tests {
         assert!(r.is_zero());
         assert_eq!(sq.isqrt(), a);
         assert!(Nat::from(3u64).div_rem(&Nat::ZERO).is_none());
+    }
+
+    #[test]
+    fn lemire_uniform_is_unbiased_on_a_small_range() {
+        // n = 3 on 32-bit draws: chi-square with 2 df, critical value at 1e-6 is 27.6.
+        let mut rng = ChaCha20Rng::seed_from_u64(2);
+        let mut counts = [0f64; 3];
+        let draws = 30_000;
+        for _ in 0..draws {
+            counts[usize::try_from(uniform_below_u128(3, &mut rng)).unwrap()] += 1.0;
+        }
+        let e = f64::from(draws) / 3.0;
+        let chi2: f64 = counts.iter().map(|o| (o - e) * (o - e) / e).sum();
+        assert!(chi2 < 27.6, "{counts:?}");
+        let big = (1u128 << 64) + 5;
+        assert!((0..100).all(|_| uniform_below_u128(big, &mut rng) < big));
+        let mid = (1u128 << 40) + 3;
+        assert!((0..100).all(|_| uniform_below_u128(mid, &mut rng) < mid));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use num_traits::{One, ToPrimitive};
 use rand::RngCore;
 
 use crate::Error;
-use crate::nat::Nat;
+use crate::nat::{Nat, uniform_below_u128};
 
 /// A positive (or zero) exact rational `num / den`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -266,8 +266,7 @@ fn bernoulli_exp_le1<R: RngCore + ?Sized>(num: &Nat, den: &Nat, rng: &mut R) -> 
         let mut k: u128 = 1;
         loop {
             let dk = d * k; // d < 2^64 and k < 2^64 in any run that terminates
-            let u = Nat::Small(dk).uniform_below(rng).and_then(|u| u.to_u128());
-            if u.is_none_or(|u| u >= n) {
+            if uniform_below_u128(dk, rng) >= n {
                 break;
             }
             k += 1;
