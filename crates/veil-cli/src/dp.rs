@@ -79,8 +79,8 @@ pub struct QueryArgs {
     /// Charge the query to this dataset's budget in the ledger (refused if it does not fit).
     #[arg(long, value_name = "NAME")]
     dataset: Option<String>,
-    /// Ledger database: a SQLite path or URL, or a postgres:// URL.
-    #[arg(long, env = "VEIL_DP_LEDGER", default_value = "veil-dp-ledger.sqlite")]
+    /// Ledger database (the Veil store): a SQLite path, a `sqlite:` URL or a `postgres://` URL.
+    #[arg(long, env = "VEIL_DP_LEDGER", default_value = ".veil/veil.db")]
     ledger: String,
 }
 
@@ -102,8 +102,8 @@ pub struct BudgetKeyArgs {
     /// Privacy unit column the budget protects (`row` when each row is a unit).
     #[arg(long, default_value = "row")]
     privacy_unit: String,
-    /// Ledger database: a SQLite path or URL, or a postgres:// URL.
-    #[arg(long, env = "VEIL_DP_LEDGER", default_value = "veil-dp-ledger.sqlite")]
+    /// Ledger database (the Veil store): a SQLite path, a `sqlite:` URL or a `postgres://` URL.
+    #[arg(long, env = "VEIL_DP_LEDGER", default_value = ".veil/veil.db")]
     ledger: String,
 }
 

@@ -87,9 +87,10 @@ fn queries(c: &mut Criterion) {
     let values: Vec<f64> = (0..n)
         .map(|i| ((i * 7919) % 100_000) as f64 / 100.0)
         .collect();
-    let groups: Vec<String> = (0..n).map(|i| format!("g{}", i % 100)).collect();
-    let units: Vec<String> = (0..n).map(|i| format!("u{}", i / 4)).collect();
-    let data = Dataset::from_columns(Some(values), Some(groups), Some(units)).unwrap();
+    let groups: Vec<u32> = (0..n).map(|i| (i % 100) as u32).collect();
+    let names: Vec<String> = (0..100).map(|i| format!("g{i}")).collect();
+    let units: Vec<u32> = (0..n).map(|i| (i / 4) as u32).collect();
+    let data = Dataset::from_interned(Some(values), Some((groups, names)), Some(units)).unwrap();
     let mut rng = SecureRng::from_os().unwrap();
     let bounded = || Bounded {
         column: "v".to_owned(),

@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use veil_dp::SecureRng;
+use veil_dp::query::{Bounded, Dataset, QuerySpec, Statistic, run};
 use veil_dp::sample::{Ratio, discrete_gaussian, discrete_laplace, laplace_on_grid};
 
 fn cpu_ns() -> u64 {
@@ -68,4 +69,66 @@ fn main() {
     measure("laplace_on_grid scale=1 k=-40", n, || {
         black_box(laplace_on_grid(3.25, 1.0, -40, &mut rng).unwrap());
     });
+    queries(&mut rng);
+}
+
+/// Query throughput on 10 M generated rows (never written to disk): rows per CPU-second.
+fn queries(rng: &mut SecureRng) {
+    let n = 10_000_000usize;
+    let values: Vec<f64> = (0..n)
+        .map(|i| ((i * 7919) % 100_000) as f64 / 100.0)
+        .collect();
+    let groups: Vec<u32> = (0..n).map(|i| (i % 100) as u32).collect();
+    let names: Vec<String> = (0..100).map(|i| format!("g{i}")).collect();
+    let units: Vec<u32> = (0..n).map(|i| (i / 4) as u32).collect();
+    let data = Dataset::from_interned(Some(values), Some((groups, names)), Some(units)).unwrap();
+    let bounded = || Bounded {
+        column: "v".to_owned(),
+        lower: Some(0.0),
+        upper: Some(1000.0),
+    };
+    for (name, stat) in [
+        ("count", Statistic::Count),
+        ("sum", Statistic::Sum(bounded())),
+        ("mean", Statistic::Mean(bounded())),
+        ("variance", Statistic::Variance(bounded())),
+        (
+            "median (100 candidates)",
+            Statistic::Quantile {
+                column: bounded(),
+                q: 0.5,
+                bins: 100,
+            },
+        ),
+    ] {
+        let plain = QuerySpec::new(stat.clone(), 1.0);
+        let mut grouped = QuerySpec::new(stat, 1.0);
+        grouped.group_by = Some("g".to_owned());
+        grouped.privacy_unit = Some("u".to_owned());
+        grouped.max_rows = 2;
+        grouped.delta = 1e-6;
+        let specs = if matches!(plain.statistic, Statistic::Quantile { .. }) {
+            vec![("", plain)]
+        } else {
+            vec![
+                ("", plain),
+                (" group_by(100)+privacy_unit+partition selection", grouped),
+            ]
+        };
+        for (suffix, spec) in specs {
+            let mut rates = Vec::new();
+            for _ in 0..3 {
+                let (c0, w0) = (cpu_ns(), Instant::now());
+                black_box(run(&spec, &data, rng).unwrap());
+                let cpu = (cpu_ns() - c0) as f64 / 1e9;
+                rates.push((n as f64 / cpu, n as f64 / w0.elapsed().as_secs_f64()));
+            }
+            rates.sort_by(|a, b| a.0.total_cmp(&b.0));
+            println!(
+                "query 10M rows: {name}{suffix:<50} {:>7.1} M rows/s per core (CPU)  {:>7.1} M rows/s wall",
+                rates[1].0 / 1e6,
+                rates[1].1 / 1e6
+            );
+        }
+    }
 }

@@ -46,7 +46,7 @@ impl Error {
         )
     }
 
-    /// Build a ledger error (for storage back ends implementing [`crate::LedgerStore`]).
+    /// Build a ledger error (for storage back ends implementing [`crate::Ledger`]).
     pub fn ledger(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Ledger, message)
     }

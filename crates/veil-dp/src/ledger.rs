@@ -1,8 +1,8 @@
 //! The privacy-budget ledger: one [`PrivacyFilter`] per dataset and privacy unit, persisted.
 //!
-//! [`LedgerStore`] is the contract a storage back end fulfils (SQLite and PostgreSQL live in
+//! [`Ledger`] is the contract a storage back end fulfils (SQLite and PostgreSQL live in
 //! `veil-store`; [`MemoryLedger`] here serves tests and one-shot use). The one operation that
-//! matters is [`LedgerStore::try_spend`]: it must load the entry, run the filter check and
+//! matters is [`Ledger::try_spend`]: it must load the entry, run the filter check and
 //! write the new totals as **one atomic step** (a transaction with the row locked, or a
 //! conditional update), so two concurrent releases can never both fit into the last of a
 //! budget. A refused or failed spend writes nothing.
@@ -44,7 +44,7 @@ pub struct LedgerEntry {
 }
 
 /// Persistence of privacy budgets. See the module documentation for the atomicity contract.
-pub trait LedgerStore {
+pub trait Ledger {
     /// The entry for `key`, if a budget was set.
     ///
     /// # Errors
@@ -116,7 +116,7 @@ impl MemoryLedger {
     }
 }
 
-impl LedgerStore for MemoryLedger {
+impl Ledger for MemoryLedger {
     fn entry(&self, key: &LedgerKey) -> Result<Option<LedgerEntry>, Error> {
         Ok(self.lock()?.get(key).copied())
     }

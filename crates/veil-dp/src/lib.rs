@@ -10,7 +10,7 @@
 //!   (the tight zCDP → (ε, δ) bound) and composition.
 //! - [`PrivacyFilter`]: a [`Budget`] and its spending; refuses a release that would exceed
 //!   it and then spends nothing.
-//! - [`ledger`]: the [`LedgerStore`] contract (atomic check-and-spend) per dataset and
+//! - [`ledger`]: the [`Ledger`] contract (atomic check-and-spend) per dataset and
 //!   privacy unit; SQL back ends live in `veil-store`.
 //! - [`query`]: DP queries over a table (count, sum, mean, variance, quantile, histogram,
 //!   group-by) with contribution bounding, clamping and private partition selection.
@@ -48,6 +48,6 @@ pub mod sample;
 pub use accountant::PrivacyLoss;
 pub use error::{Error, ErrorKind};
 pub use filter::{Budget, PrivacyFilter, Spent};
-pub use ledger::{LedgerEntry, LedgerKey, LedgerStore, MemoryLedger};
+pub use ledger::{Ledger, LedgerEntry, LedgerKey, MemoryLedger};
 pub use nat::Nat;
 pub use rng::SecureRng;

@@ -1,21 +1,43 @@
-//! `veil-store`: persistence behind traits, SQLite (embedded default) and PostgreSQL.
+//! `veil-store` keeps Veil's state behind small traits, on SQLite or PostgreSQL.
 //!
-//! This crate is the only one that knows SQL. It currently holds the privacy-budget ledger
-//! ([`SqlLedger`]), the SQL implementation of `veil_dp`'s ledger contract
-//! ([`veil_dp::LedgerStore`]: atomic check-and-spend, a refusal writes nothing). One
-//! conformance suite (`tests/ledger.rs`) runs against both databases.
+//! - [`Store`]: a cheap-to-clone handle on a connection pool. [`Store::open_sqlite`] is the
+//!   embedded default (one file in the data directory, WAL journal); [`Store::connect`] takes a
+//!   `sqlite:` or `postgres://` URL so several gateway replicas can share PostgreSQL.
+//!   Migrations run when a store opens.
+//! - One trait per kind of state, one module per trait: [`KeyStore`] (API keys, hashed),
+//!   [`ExchangeStore`] (the append-only record of each exchange), [`VaultStore`] (pseudonym
+//!   mappings, ciphertext only), [`LedgerStore`] (privacy budgets per dataset and privacy
+//!   unit, atomic check-and-spend for `veil-dp`). A new kind of state adds `its_name.rs` plus its own migration
+//!   files in `migrations/sqlite` and `migrations/postgres`, without touching the others.
+//! - [`StoreError`]: opaque; it never carries stored values.
+//!
+//! Migration files are named `<YYYYMMDDhhmmss>_<what>.sql` so that branches adding
+//! migrations in parallel do not collide on a version number.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), veil_dp::Error> {
-//! use veil_dp::{Budget, LedgerKey, PrivacyLoss};
-//! let ledger = veil_store::SqlLedger::connect("veil-dp-ledger.sqlite").await?;
-//! let key = LedgerKey::new("patients", "patient_id");
-//! ledger.set_budget(&key, Budget::Pure { epsilon: 1.0 }).await?;
-//! ledger.try_spend(&key, &PrivacyLoss::Pure { epsilon: 0.25 }).await?;
+//! # async fn demo() -> Result<(), veil_store::StoreError> {
+//! use veil_store::{KeyStore, Store};
+//!
+//! let store = Store::open_sqlite(std::path::Path::new(".veil/veil.db")).await?;
+//! let keys = store.list_keys(None).await?;
+//! println!("{} keys", keys.len());
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod ledger;
+mod error;
+mod exchange;
+mod keys;
+mod ledger;
+mod store;
+mod vault;
 
-pub use ledger::SqlLedger;
+pub use error::StoreError;
+pub use exchange::{ExchangeRecord, ExchangeStore, RecordKind, StoredRecord};
+pub use keys::{KeyLimits, KeyRecord, KeyStore};
+pub use ledger::LedgerStore;
+pub use store::{Backend, Store};
+pub use vault::{VaultEntry, VaultStore};
+
+/// Re-exported so callers can build connection options without naming sqlx themselves.
+pub use sqlx::postgres::PgConnectOptions;

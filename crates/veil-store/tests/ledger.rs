@@ -1,5 +1,7 @@
 //! Ledger conformance: one suite, run against SQLite (always) and PostgreSQL (when
-//! `VEIL_TEST_POSTGRES_URL` is set, e.g. `postgres://postgres@127.0.0.1:5432/test`).
+//! `VEIL_TEST_POSTGRES_URL` is set, e.g. `postgres://postgres@127.0.0.1:5432/test`; the run
+//! gets a fresh schema, dropped afterwards). Without the variable the PostgreSQL case prints a
+//! notice and passes.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,8 +9,11 @@
     clippy::indexing_slicing
 )]
 
+use std::str::FromStr;
+
+use sqlx::Connection;
 use veil_dp::{Budget, ErrorKind, LedgerKey, PrivacyLoss};
-use veil_store::SqlLedger;
+use veil_store::{LedgerStore, PgConnectOptions, Store};
 
 /// A key no other run has used (the PostgreSQL table outlives the test).
 fn fresh_key(name: &str) -> LedgerKey {
@@ -19,7 +24,7 @@ fn fresh_key(name: &str) -> LedgerKey {
     LedgerKey::new(format!("{name}-{}-{nanos}", std::process::id()), "person")
 }
 
-async fn conformance(ledger: SqlLedger) {
+async fn conformance(ledger: Store) {
     // No budget: refused, nothing created.
     let k = fresh_key("none");
     let e = ledger
@@ -27,7 +32,7 @@ async fn conformance(ledger: SqlLedger) {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MissingBounds);
-    assert!(ledger.entry(&k).await.unwrap().is_none());
+    assert!(ledger.ledger_entry(&k).await.unwrap().is_none());
 
     // Spend until refused; a refusal changes nothing; totals never exceed the budget.
     let k = fresh_key("spend");
@@ -41,14 +46,14 @@ async fn conformance(ledger: SqlLedger) {
             .await
             .unwrap();
     }
-    let before = ledger.entry(&k).await.unwrap().unwrap();
+    let before = ledger.ledger_entry(&k).await.unwrap().unwrap();
     assert_eq!(before.spent.epsilon, 1.0);
     let e = ledger
         .try_spend(&k, &PrivacyLoss::Pure { epsilon: 0.01 })
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::BudgetExceeded);
-    assert_eq!(ledger.entry(&k).await.unwrap().unwrap(), before);
+    assert_eq!(ledger.ledger_entry(&k).await.unwrap().unwrap(), before);
 
     // Raising the budget keeps the spent total.
     let e = ledger
@@ -89,7 +94,7 @@ async fn conformance(ledger: SqlLedger) {
         .try_spend(&k, &PrivacyLoss::Zcdp { rho: 0.125 })
         .await
         .unwrap();
-    let e = ledger.entry(&k).await.unwrap().unwrap();
+    let e = ledger.ledger_entry(&k).await.unwrap().unwrap();
     assert_eq!(e.budget, Budget::Zcdp { rho: 0.5 });
     assert_eq!(e.spent.rho, 0.125);
     // Invalid budgets are refused before touching the database.
@@ -119,14 +124,23 @@ async fn conformance(ledger: SqlLedger) {
         }
     }
     assert_eq!(wins, 8);
-    assert_eq!(ledger.entry(&k).await.unwrap().unwrap().spent.epsilon, 1.0);
+    assert_eq!(
+        ledger
+            .ledger_entry(&k)
+            .await
+            .unwrap()
+            .unwrap()
+            .spent
+            .epsilon,
+        1.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ledger_conformance_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ledger.sqlite");
-    let ledger = SqlLedger::connect(path.to_str().unwrap()).await.unwrap();
+    let path = dir.path().join("veil.db");
+    let ledger = Store::open_sqlite(&path).await.unwrap();
     conformance(ledger.clone()).await;
     // Persisted: a second connection sees the same totals.
     let k = LedgerKey::new("persist", "row");
@@ -138,8 +152,12 @@ async fn ledger_conformance_sqlite() {
         .try_spend(&k, &PrivacyLoss::Pure { epsilon: 0.5 })
         .await
         .unwrap();
-    let again = SqlLedger::connect(path.to_str().unwrap()).await.unwrap();
-    assert_eq!(again.entry(&k).await.unwrap().unwrap().spent.epsilon, 0.5);
+    ledger.close().await;
+    let again = Store::open_sqlite(&path).await.unwrap();
+    assert_eq!(
+        again.ledger_entry(&k).await.unwrap().unwrap().spent.epsilon,
+        0.5
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,5 +166,24 @@ async fn ledger_conformance_postgres() {
         eprintln!("notice: VEIL_TEST_POSTGRES_URL is unset; skipping the PostgreSQL ledger suite");
         return;
     };
-    conformance(SqlLedger::connect(&url).await.unwrap()).await;
+    let schema = format!("veil_test_ledger_{}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let options = PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let store = Store::open_postgres(options).await.unwrap();
+    conformance(store.clone()).await;
+    store.close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }

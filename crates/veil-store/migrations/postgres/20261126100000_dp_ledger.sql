@@ -14,4 +14,4 @@ CREATE TABLE IF NOT EXISTS dp_ledger (
     spent_rho      DOUBLE PRECISION NOT NULL DEFAULT 0,
     version        BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (dataset, privacy_unit)
-)
+);

@@ -1,0 +1,385 @@
+//! One conformance suite for every backend: each case runs on SQLite and on PostgreSQL.
+//!
+//! PostgreSQL runs when `VEIL_TEST_POSTGRES_URL` is set (for example
+//! `postgres://postgres@127.0.0.1:5432/test`); each case gets a fresh schema so tests can run
+//! in parallel. Without the variable the PostgreSQL cases print a notice and pass.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::str::FromStr;
+
+use sqlx::Connection;
+use veil_store::{
+    ExchangeRecord, ExchangeStore, KeyLimits, KeyRecord, KeyStore, PgConnectOptions, RecordKind,
+    Store, VaultEntry, VaultStore,
+};
+
+struct Pg {
+    url: String,
+    schema: String,
+}
+
+impl Pg {
+    async fn drop_schema(self) {
+        let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+async fn postgres_store() -> Option<(Store, Pg)> {
+    let Ok(url) = std::env::var("VEIL_TEST_POSTGRES_URL") else {
+        eprintln!("notice: VEIL_TEST_POSTGRES_URL is unset, skipping the PostgreSQL case");
+        return None;
+    };
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let schema = format!("veil_test_{}", hex::encode(bytes));
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let options = PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let store = Store::open_postgres(options).await.unwrap();
+    Some((store, Pg { url, schema }))
+}
+
+/// Expands one async case `fn(Store)` into a SQLite test and a PostgreSQL test.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = veil_store::Store::open_sqlite(&dir.path().join("veil.db")).await.unwrap();
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some((store, pg)) = super::postgres_store().await {
+                        super::$name(store.clone()).await;
+                        store.close().await;
+                        pg.drop_schema().await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    ping_answers,
+    migrations_are_all_applied,
+    keys_round_trip,
+    keys_revoke_and_expiry,
+    keys_duplicate_hash_is_rejected,
+    records_append_in_order_with_canonical_bytes,
+    records_request_and_response_are_linked,
+    records_reject_duplicate_halves,
+    vault_reuses_mapping_for_same_value,
+    vault_isolates_tenants_and_conversations,
+    vault_rejects_taken_placeholder,
+    vault_expiry_and_purge,
+    vault_concurrent_puts_agree,
+);
+
+fn key(id: &str, hash: &str, tenant: &str) -> KeyRecord {
+    KeyRecord {
+        id: id.into(),
+        key_hash: hash.into(),
+        tenant: tenant.into(),
+        roles: vec!["analyst".into(), "admin".into()],
+        models: vec!["echo".into()],
+        created_at: 1_700_000_000,
+        expires_at: None,
+        revoked_at: None,
+        limits: KeyLimits {
+            requests_per_minute: Some(60),
+            tokens_per_minute: None,
+            max_concurrent: Some(4),
+        },
+        description: "test key".into(),
+    }
+}
+
+fn record(request_id: &str, kind: RecordKind, at_ms: i64) -> ExchangeRecord {
+    ExchangeRecord {
+        request_id: request_id.into(),
+        kind,
+        at_ms,
+        key_id: Some("key_1".into()),
+        tenant: Some("acme".into()),
+        route: "/v1/chat/completions".into(),
+        model: Some("echo".into()),
+        status: (kind == RecordKind::Response).then_some(200),
+        latency_ms: (kind == RecordKind::Response).then_some(12),
+        upstream_latency_ms: (kind == RecordKind::Response).then_some(10),
+        prompt_tokens: Some(42),
+        completion_tokens: (kind == RecordKind::Response).then_some(7),
+        request_hash: Some("ab".repeat(32)),
+    }
+}
+
+fn entry(tenant: &str, conversation: &str, placeholder: &str, value_hash: &str) -> VaultEntry {
+    VaultEntry {
+        tenant: tenant.into(),
+        conversation: conversation.into(),
+        placeholder: placeholder.into(),
+        value_hash: value_hash.into(),
+        ciphertext: format!("ct:{value_hash}").into_bytes(),
+        created_at: 100,
+        expires_at: 200,
+    }
+}
+
+async fn ping_answers(store: Store) {
+    store.ping().await.unwrap();
+}
+
+async fn migrations_are_all_applied(store: Store) {
+    // One row per migration file: keys, exchanges, vault, dp_ledger.
+    if let Some(pool) = store.sqlite_pool() {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 4);
+    }
+    if let Some(pool) = store.postgres_pool() {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 4);
+    }
+}
+
+async fn keys_round_trip(store: Store) {
+    assert_eq!(store.count_keys().await.unwrap(), 0);
+    let a = key("key_a", "h_a", "acme");
+    let mut b = key("key_b", "h_b", "globex");
+    b.created_at += 1;
+    b.models.clear();
+    b.limits = KeyLimits::default();
+    store.insert_key(&a).await.unwrap();
+    store.insert_key(&b).await.unwrap();
+    assert_eq!(store.count_keys().await.unwrap(), 2);
+    assert_eq!(store.key_by_hash("h_a").await.unwrap(), Some(a.clone()));
+    assert_eq!(store.key_by_id("key_b").await.unwrap(), Some(b.clone()));
+    assert_eq!(store.key_by_hash("nope").await.unwrap(), None);
+    assert_eq!(store.list_keys(None).await.unwrap(), vec![a.clone(), b]);
+    assert_eq!(store.list_keys(Some("acme")).await.unwrap(), vec![a]);
+}
+
+async fn keys_revoke_and_expiry(store: Store) {
+    let mut a = key("key_a", "h_a", "acme");
+    a.expires_at = Some(2_000_000_000);
+    store.insert_key(&a).await.unwrap();
+    let got = store.key_by_hash("h_a").await.unwrap().unwrap();
+    assert!(got.is_active(1_999_999_999));
+    assert!(!got.is_active(2_000_000_000));
+    assert!(store.revoke_key("key_a", 1_800_000_000).await.unwrap());
+    // Revoking twice, or an unknown key, reports false.
+    assert!(!store.revoke_key("key_a", 1_800_000_001).await.unwrap());
+    assert!(!store.revoke_key("key_zz", 1).await.unwrap());
+    let got = store.key_by_hash("h_a").await.unwrap().unwrap();
+    assert_eq!(got.revoked_at, Some(1_800_000_000));
+    assert!(!got.is_active(1_700_000_000));
+    assert_eq!(store.count_keys().await.unwrap(), 1);
+}
+
+async fn keys_duplicate_hash_is_rejected(store: Store) {
+    store.insert_key(&key("key_a", "h", "acme")).await.unwrap();
+    assert!(store.insert_key(&key("key_b", "h", "acme")).await.is_err());
+    assert!(store.insert_key(&key("key_a", "h2", "acme")).await.is_err());
+}
+
+async fn records_append_in_order_with_canonical_bytes(store: Store) {
+    let batch = vec![
+        record("r1", RecordKind::Request, 1),
+        record("r2", RecordKind::Request, 2),
+        record("r1", RecordKind::Response, 3),
+    ];
+    let seqs = store.append_records(&batch).await.unwrap();
+    assert_eq!(seqs.len(), 3);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    let more = store
+        .append_records(&[record("r3", RecordKind::Request, 4)])
+        .await
+        .unwrap();
+    assert!(more[0] > seqs[2]);
+    let all = store.records_after(0, 100).await.unwrap();
+    assert_eq!(all.len(), 4);
+    for (stored, expected) in all.iter().zip(batch.iter()) {
+        assert_eq!(&stored.record, expected);
+        assert_eq!(stored.canonical, expected.canonical_bytes());
+    }
+    let tail = store.records_after(seqs[1], 100).await.unwrap();
+    assert_eq!(tail.len(), 2);
+    assert_eq!(store.records_after(0, 1).await.unwrap().len(), 1);
+    // Canonical bytes carry the version and never change for the same record.
+    let text = String::from_utf8(batch[0].canonical_bytes()).unwrap();
+    assert!(text.starts_with("{\"v\":1,\"request_id\":\"r1\",\"kind\":\"request\""));
+}
+
+async fn records_request_and_response_are_linked(store: Store) {
+    store
+        .append_records(&[record("r1", RecordKind::Request, 1)])
+        .await
+        .unwrap();
+    store
+        .append_records(&[record("other", RecordKind::Request, 2)])
+        .await
+        .unwrap();
+    store
+        .append_records(&[record("r1", RecordKind::Response, 3)])
+        .await
+        .unwrap();
+    let halves = store.records_for("r1").await.unwrap();
+    let kinds: Vec<_> = halves.iter().map(|r| r.record.kind).collect();
+    assert_eq!(kinds, [RecordKind::Request, RecordKind::Response]);
+    assert_eq!(halves[1].record.status, Some(200));
+}
+
+async fn records_reject_duplicate_halves(store: Store) {
+    store
+        .append_records(&[record("r1", RecordKind::Request, 1)])
+        .await
+        .unwrap();
+    // A batch with a duplicate fails as a whole: nothing of it is committed.
+    let err = store
+        .append_records(&[
+            record("r2", RecordKind::Request, 2),
+            record("r1", RecordKind::Request, 3),
+        ])
+        .await;
+    assert!(err.is_err());
+    assert!(store.records_for("r2").await.unwrap().is_empty());
+}
+
+async fn vault_reuses_mapping_for_same_value(store: Store) {
+    let first = store
+        .put_entry(&entry("t", "c", "<PERSON_1>", "v1"), 100)
+        .await
+        .unwrap();
+    assert_eq!(first.placeholder, "<PERSON_1>");
+    // The same value proposed under another placeholder keeps the first one.
+    let again = store
+        .put_entry(&entry("t", "c", "<PERSON_9>", "v1"), 100)
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    let got = store
+        .entry_by_placeholder("t", "c", "<PERSON_1>", 150)
+        .await
+        .unwrap();
+    assert_eq!(got, Some(first));
+    assert_eq!(
+        store
+            .entry_by_placeholder("t", "c", "<PERSON_9>", 150)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn vault_isolates_tenants_and_conversations(store: Store) {
+    store
+        .put_entry(&entry("t1", "c", "<P_1>", "v"), 100)
+        .await
+        .unwrap();
+    store
+        .put_entry(&entry("t2", "c", "<P_1>", "v2"), 100)
+        .await
+        .unwrap();
+    store
+        .put_entry(&entry("t1", "c2", "<P_1>", "v3"), 100)
+        .await
+        .unwrap();
+    let t1 = store.conversation_entries("t1", "c", 150).await.unwrap();
+    assert_eq!(t1.len(), 1);
+    assert_eq!(t1[0].value_hash, "v");
+    let t2 = store
+        .entry_by_placeholder("t2", "c", "<P_1>", 150)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t2.value_hash, "v2");
+}
+
+async fn vault_rejects_taken_placeholder(store: Store) {
+    store
+        .put_entry(&entry("t", "c", "<P_1>", "v1"), 100)
+        .await
+        .unwrap();
+    let err = store
+        .put_entry(&entry("t", "c", "<P_1>", "other"), 100)
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict());
+}
+
+async fn vault_expiry_and_purge(store: Store) {
+    store
+        .put_entry(&entry("t", "c", "<P_1>", "v1"), 100)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .entry_by_placeholder("t", "c", "<P_1>", 200)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // After expiry the placeholder can be given to a new value.
+    let mut fresh = entry("t", "c", "<P_1>", "v2");
+    fresh.expires_at = 400;
+    let got = store.put_entry(&fresh, 250).await.unwrap();
+    assert_eq!(got.value_hash, "v2");
+    store
+        .put_entry(&entry("t", "c", "<P_2>", "v3"), 100)
+        .await
+        .unwrap();
+    assert_eq!(store.purge_expired(300).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .conversation_entries("t", "c", 300)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn vault_concurrent_puts_agree(store: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .put_entry(&entry("t", "c", &format!("<P_{i}>"), "same"), 100)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        winners.push(task.await.unwrap().placeholder);
+    }
+    winners.dedup();
+    assert_eq!(winners.len(), 1, "every request sees the same placeholder");
+}
