@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 mod anonymize;
 mod audit;
 mod config;
+mod dp;
+mod dp_ledger;
 mod guard;
 mod keys;
 mod redact;
@@ -45,6 +47,9 @@ enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(config::Command),
+    /// Differential privacy: noisy queries and privacy budgets.
+    #[command(subcommand)]
+    Dp(dp::DpCommand),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +64,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Config(cmd) => config::run(cmd),
+        Command::Dp(cmd) => dp::run(cmd),
     };
     match result {
         Ok(code) => code,

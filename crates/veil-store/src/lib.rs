@@ -6,7 +6,8 @@
 //!   Migrations run when a store opens.
 //! - One trait per kind of state, one module per trait: [`KeyStore`] (API keys, hashed),
 //!   [`ExchangeStore`] (the append-only record of each exchange), [`VaultStore`] (pseudonym
-//!   mappings, ciphertext only). A new kind of state adds `its_name.rs` plus its own migration
+//!   mappings, ciphertext only), [`LedgerStore`] (privacy budgets per dataset and privacy
+//!   unit, atomic check-and-spend for `veil-dp`). A new kind of state adds `its_name.rs` plus its own migration
 //!   files in `migrations/sqlite` and `migrations/postgres`, without touching the others.
 //! - [`StoreError`]: opaque; it never carries stored values.
 //!
@@ -27,12 +28,14 @@
 mod error;
 mod exchange;
 mod keys;
+mod ledger;
 mod store;
 mod vault;
 
 pub use error::StoreError;
 pub use exchange::{ExchangeRecord, ExchangeStore, RecordKind, StoredRecord};
 pub use keys::{KeyLimits, KeyRecord, KeyStore};
+pub use ledger::LedgerStore;
 pub use store::{Backend, Store};
 pub use vault::{VaultEntry, VaultStore};
 

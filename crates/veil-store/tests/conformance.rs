@@ -151,20 +151,20 @@ async fn ping_answers(store: Store) {
 }
 
 async fn migrations_are_all_applied(store: Store) {
-    // One row per migration file: keys, exchanges, vault.
+    // One row per migration file: keys, exchanges, vault, dp_ledger.
     if let Some(pool) = store.sqlite_pool() {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
             .fetch_one(pool)
             .await
             .unwrap();
-        assert_eq!(n, 3);
+        assert_eq!(n, 4);
     }
     if let Some(pool) = store.postgres_pool() {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
             .fetch_one(pool)
             .await
             .unwrap();
-        assert_eq!(n, 3);
+        assert_eq!(n, 4);
     }
 }
 
