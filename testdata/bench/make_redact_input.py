@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds large inputs for the `veil redact` throughput benchmark (docs/bench/protect.md).
+"""Builds large inputs for the `veil redact` throughput benchmark (docs/benchmarks.md).
 
 Usage: python3 testdata/bench/make_redact_input.py OUT_DIR [MEGABYTES]
 

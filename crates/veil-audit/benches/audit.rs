@@ -1,7 +1,7 @@
 //! Audit log benchmarks: append (memory and durable file with group commit), streaming
 //! verification, checkpoint signing and verification, proofs.
 //!
-//! Run with `cargo bench -p veil-audit --bench audit`. Results and commands: docs/bench/audit.md.
+//! Run with `cargo bench -p veil-audit --bench audit`. Results and commands: docs/benchmarks.md.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

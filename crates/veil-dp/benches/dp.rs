@@ -1,6 +1,6 @@
 //! Sampler and query throughput. Run with
 //! `CARGO_TARGET_DIR=... cargo bench -p veil-dp --bench dp -- --noplot`; figures go into
-//! `docs/bench/dp.md`.
+//! `docs/benchmarks.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -1,7 +1,7 @@
 //! Guard latency: per prompt (typical prompts from the held-out split) and per kilobyte
 //! (benign and injected documents of 1, 4 and 16 KiB), plus answer screening.
 //!
-//! Run with `cargo bench -p veil-guard --bench guard`; figures go to docs/bench/guard.md.
+//! Run with `cargo bench -p veil-guard --bench guard`; figures go to docs/benchmarks.md.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

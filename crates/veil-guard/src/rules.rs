@@ -275,7 +275,7 @@ impl Rules {
             // text and we only ask which patterns match, never where, so Unicode classes buy
             // nothing and cost a lot: with Unicode `.` and `\b` the bounded gaps (`.{0,40}`)
             // blow up the lazy DFA, which then falls back to the slow PikeVM (measured: 7 ms
-            // per KiB before, see docs/bench/guard.md). Non-ASCII literals (`wörtlich`) still
+            // per KiB before, see docs/benchmarks.md). Non-ASCII literals (`wörtlich`) still
             // match their UTF-8 bytes.
             .syntax(
                 regex_automata::util::syntax::Config::new()

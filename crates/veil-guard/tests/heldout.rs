@@ -4,7 +4,7 @@
 //! `testdata/guard/heldout.jsonl` comes from template set B of `testdata/guard/generate.py`
 //! and is never used for training, calibration or thresholds (see `examples/train.rs`).
 //! The full report, per family, is printed by `cargo run --release -p veil-guard --example
-//! eval` and kept in `docs/bench/guard.md`.
+//! eval` and kept in `docs/benchmarks.md`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -95,9 +95,9 @@ fn heldout_metrics_do_not_regress() {
 }
 
 /// The acceptance floors of issue 6. Ignored because the committed model does not reach them
-/// yet (see docs/bench/guard.md); run with `cargo test -p veil-guard --test heldout -- --ignored`.
+/// yet (see docs/benchmarks.md); run with `cargo test -p veil-guard --test heldout -- --ignored`.
 #[test]
-#[ignore = "issue 6 acceptance floors are not met yet; see docs/bench/guard.md"]
+#[ignore = "issue 6 acceptance floors are not met yet; see docs/benchmarks.md"]
 fn issue_6_acceptance_floors() {
     let m = metrics();
     assert!(

@@ -281,21 +281,21 @@ fn compare(expect: &Expect, decision: &Decision) -> Vec<String> {
             }
         }
     }
-    if let Some(restore) = &expect.restore {
-        if restore != &decision.restore {
-            failures.push(format!(
-                "restore: expected {restore:?}, got {:?}",
-                decision.restore
-            ));
-        }
+    if let Some(restore) = &expect.restore
+        && restore != &decision.restore
+    {
+        failures.push(format!(
+            "restore: expected {restore:?}, got {:?}",
+            decision.restore
+        ));
     }
-    if let Some(see) = expect.see_logprobs {
-        if see != decision.see_logprobs {
-            failures.push(format!(
-                "see_logprobs: expected {see}, got {}",
-                decision.see_logprobs
-            ));
-        }
+    if let Some(see) = expect.see_logprobs
+        && see != decision.see_logprobs
+    {
+        failures.push(format!(
+            "see_logprobs: expected {see}, got {}",
+            decision.see_logprobs
+        ));
     }
     if let Some(flagged) = expect.flagged {
         let got = decision.flags.contains(&Flag::IndirectInjection);

@@ -127,11 +127,11 @@ fn an_unknown_class_in_groups_is_rejected() {
 
 #[test]
 fn an_evaluation_error_denies_with_diagnostics() {
-    // `getTag` without `hasTag` errors for a key without that attribute; the validator accepts it
-    // only in permissive use, so test it through an entity-typed check that passes validation:
-    // a tag the key does not carry.
+    // Strict validation rules out missing attributes and tags, but not integer overflow: a
+    // policy that validates can still fail at evaluation, and that must deny. The error is
+    // reached only for keys without a `ward` tag, so the pair below evaluates normally.
     let policies = Policies::load(with_policy(
-        "@id(\"ward-tag\")\nforbid (principal, action == Veil::Action::\"chat\", resource)\nwhen { principal.getTag(\"ward\") == \"closed\" };\n",
+        "@id(\"ward-tag\")\nforbid (principal, action == Veil::Action::\"chat\", resource)\nwhen { !principal.hasTag(\"ward\") && 9223372036854775807 + 1 > 0 };\n",
     ));
     let policies = match policies {
         Ok(p) => p,
