@@ -12,6 +12,7 @@ mod dp;
 mod dp_ledger;
 mod guard;
 mod keys;
+mod policy;
 mod redact;
 mod scan;
 mod serve;
@@ -47,6 +48,9 @@ enum Command {
     /// Check or print the configuration.
     #[command(subcommand)]
     Config(config::Command),
+    /// Validate the Cedar policy set and run its test cases.
+    #[command(subcommand)]
+    Policy(policy::Command),
     /// Differential privacy: noisy queries and privacy budgets.
     #[command(subcommand)]
     Dp(dp::DpCommand),
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => keys::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Dp(cmd) => dp::run(cmd),
+        Command::Policy(cmd) => policy::run(cmd),
     };
     match result {
         Ok(code) => code,
