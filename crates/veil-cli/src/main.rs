@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod analyzer_flags;
 mod anonymize;
 mod audit;
 mod config;

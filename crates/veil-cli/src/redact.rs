@@ -233,40 +233,12 @@ fn format(args: &Args) -> anyhow::Result<Format> {
 }
 
 fn analyzer(args: &Args) -> anyhow::Result<Analyzer> {
-    let mut builder = Analyzer::builder();
-    if !args.entities.is_empty() {
-        let classes = args
-            .entities
-            .iter()
-            .map(|name| DataClass::parse_any(name.trim()))
-            .collect::<Result<Vec<_>, _>>()
-            .context("bad --entities")?;
-        builder = builder.entities(classes);
-    }
-    if let Some(score) = args.min_score {
-        if !(0.0..=1.0).contains(&score) {
-            bail!("--min-score must be between 0 and 1");
-        }
-        builder = builder.min_score(score);
-    }
-    if let Some(path) = &args.custom {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
-        builder = builder
-            .custom_recognizers_toml(&text)
-            .with_context(|| format!("in `{}`", path.display()))?;
-    }
-    if let Some(path) = &args.allow_list {
-        let list = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
-        builder = builder.allow_list(
-            list.lines()
-                .map(str::trim_end)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    Ok(builder.build()?)
+    crate::analyzer_flags::build(crate::analyzer_flags::AnalyzerFlags {
+        entities: &args.entities,
+        min_score: args.min_score,
+        custom: args.custom.as_ref(),
+        allow_list: args.allow_list.as_ref(),
+    })
 }
 
 /// The closing summary on stderr: counts only, never values.

@@ -282,40 +282,12 @@ impl<W: Write> Sink<W> {
 }
 
 fn build_analyzer(args: &Args) -> anyhow::Result<Analyzer> {
-    let mut builder = Analyzer::builder();
-    if !args.entities.is_empty() {
-        let classes = args
-            .entities
-            .iter()
-            .map(|e| DataClass::parse_any(e.trim()))
-            .collect::<Result<Vec<_>, _>>()
-            .context("invalid --entities")?;
-        builder = builder.entities(classes);
-    }
-    if let Some(score) = args.min_score {
-        if !(0.0..=1.0).contains(&score) {
-            bail!("--min-score must be between 0 and 1, got `{score}`");
-        }
-        builder = builder.min_score(score);
-    }
-    if let Some(path) = &args.custom {
-        let toml = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
-        builder = builder
-            .custom_recognizers_toml(&toml)
-            .with_context(|| format!("in `{}`", path.display()))?;
-    }
-    if let Some(path) = &args.allow_list {
-        let list = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
-        builder = builder.allow_list(
-            list.lines()
-                .map(str::trim_end)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    Ok(builder.build()?)
+    crate::analyzer_flags::build(crate::analyzer_flags::AnalyzerFlags {
+        entities: &args.entities,
+        min_score: args.min_score,
+        custom: args.custom.as_ref(),
+        allow_list: args.allow_list.as_ref(),
+    })
 }
 
 fn strip_newline(buf: &mut Vec<u8>) {
