@@ -40,5 +40,6 @@ pub mod pipeline;
 pub mod recorder;
 pub mod server;
 pub mod state;
+pub mod summary;
 pub mod throttle;
 pub mod upstream;

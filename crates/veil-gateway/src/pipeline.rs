@@ -41,6 +41,7 @@ use crate::auth::Principal;
 use crate::error::GatewayError;
 use crate::exchange::{Action, Exchange, parse_exchange};
 use crate::state::AppState;
+use crate::summary::DecisionSummary;
 use crate::throttle::Permit;
 use crate::upstream::{ChunkStream, UpstreamBody, UpstreamResponse};
 
@@ -67,6 +68,8 @@ pub struct Ctx {
     pub upstream_latency: Option<Duration>,
     /// Set by `throttle`: held until the answer is complete.
     pub permit: Option<Permit>,
+    /// Filled by `inspect`, `decide`, `protect` and `screen`; recorded and explained.
+    pub summary: DecisionSummary,
 }
 
 impl Ctx {
@@ -81,6 +84,7 @@ impl Ctx {
             request_hash: None,
             upstream_latency: None,
             permit: None,
+            summary: DecisionSummary::default(),
         }
     }
 }
