@@ -12,6 +12,8 @@
 //!   it in memory; the gateway's vault will implement the same trait.
 //! - [`Protector`]: applies a policy to a text's [`Finding`](veil_detect::Finding)s within a
 //!   scope and restores tags, surrogates, encryption tokens and FPE values.
+//! - [`restore`]: restores placeholders in model answers, whole or streamed (SSE), altered
+//!   forms included, and strips `logprobs`; the gateway's `screen` stage.
 //! - [`stream`]: IO-generic readers and writers for plain text, JSON Lines and CSV, record at
 //!   a time, used by `veil redact` and by the fuzz target.
 //!
@@ -46,6 +48,7 @@ mod crypto;
 pub mod keys;
 mod operator;
 mod protector;
+pub mod restore;
 mod scope;
 pub mod stream;
 mod surrogate;

@@ -1,0 +1,203 @@
+//! Restore throughput and per-chunk cost. Run with
+//! `cargo bench -p veil-protect --bench restore`.
+//!
+//! - `sse_stream/*`: a typical 50-token chat stream (one SSE event per token, three
+//!   placeholders split across tokens, a tool call), fed event by event; per stream, and in
+//!   bytes per second. `restore_and_strip` also strips logprobs; `parse_only` is the floor:
+//!   parsing and re-serializing every event with serde_json, nothing restored.
+//! - `text/*`: [`TextRestorer`] and `restore_text` over 64 KiB of prose with a placeholder
+//!   every ~200 bytes.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::{hint::black_box, sync::Arc};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::{Value, json};
+use veil_detect::{DataClass, Sensitive};
+use veil_protect::restore::{RestoreTable, SseRestorer, TextContext, TextRestorer};
+
+fn table() -> RestoreTable {
+    let mut t = RestoreTable::new();
+    for i in 1..=5 {
+        t.insert(
+            &format!("<PERSON_{i}>"),
+            &DataClass::Person,
+            Sensitive::new(format!("Person Number{i}")),
+        );
+        t.insert(
+            &format!("<CREDIT_CARD_{i}>"),
+            &DataClass::CreditCard,
+            Sensitive::new(format!("4111 1111 1111 111{i}")),
+        );
+    }
+    t
+}
+
+/// 50 chat.completion.chunk events, one token each, then finish and [DONE].
+fn chat_stream() -> Vec<Vec<u8>> {
+    let tokens = [
+        "Hello",
+        " <",
+        "PERSON",
+        "_1",
+        ">,",
+        " thank",
+        " you",
+        " for",
+        " your",
+        " message",
+        ".",
+        " The",
+        " card",
+        " ending",
+        " in",
+        " [",
+        "CREDIT",
+        "_CARD",
+        "_2",
+        "]",
+        " was",
+        " charged",
+        " today",
+        ".",
+        " I",
+        " have",
+        " also",
+        " informed",
+        " person",
+        "_3",
+        " about",
+        " the",
+        " change",
+        ",",
+        " and",
+        " the",
+        " receipt",
+        " is",
+        " attached",
+        ".",
+        " Let",
+        " me",
+        " know",
+        " if",
+        " you",
+        " need",
+        " anything",
+        " else",
+        ".",
+        " Bye",
+    ];
+    let event = |choice: Value| {
+        let v = json!({"id": "chatcmpl-bench", "object": "chat.completion.chunk",
+            "created": 1_764_000_000, "model": "gpt-4o-mini", "choices": [choice]});
+        format!("data: {v}\n\n").into_bytes()
+    };
+    let mut out = vec![event(
+        json!({"index": 0, "delta": {"role": "assistant", "content": ""},
+        "logprobs": null, "finish_reason": null}),
+    )];
+    for token in tokens {
+        out.push(event(json!({"index": 0, "delta": {"content": token},
+            "logprobs": {"content": [{"token": token, "logprob": -0.01, "top_logprobs": []}]},
+            "finish_reason": null})));
+    }
+    out.push(event(
+        json!({"index": 0, "delta": {}, "finish_reason": "stop"}),
+    ));
+    out.push(b"data: [DONE]\n\n".to_vec());
+    out
+}
+
+fn sse(c: &mut Criterion) {
+    let table = Arc::new(table());
+    let events = chat_stream();
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    let mut group = c.benchmark_group("sse_stream");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("restore", |b| {
+        b.iter(|| {
+            let mut r = SseRestorer::new(Arc::clone(&table));
+            let mut n = 0;
+            for e in &events {
+                n += r.push(black_box(e)).len();
+            }
+            n + r.finish().len()
+        })
+    });
+    group.bench_function("restore_and_strip", |b| {
+        b.iter(|| {
+            let mut r = SseRestorer::new(Arc::clone(&table)).strip_logprobs(true);
+            let mut n = 0;
+            for e in &events {
+                n += r.push(black_box(e)).len();
+            }
+            n + r.finish().len()
+        })
+    });
+    group.bench_function("parse_only", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for e in &events {
+                let text = std::str::from_utf8(black_box(e)).unwrap();
+                if let Some(data) = text.trim_end().strip_prefix("data: ")
+                    && let Ok(v) = serde_json::from_str::<Value>(data)
+                {
+                    n += serde_json::to_string(&v).unwrap().len();
+                }
+            }
+            n
+        })
+    });
+    group.finish();
+}
+
+fn text(c: &mut Criterion) {
+    let table = Arc::new(table());
+    let sentence = "The patient was seen on Tuesday and reported no further symptoms; \
+        follow-up in two weeks was agreed with the family and the ward staff. ";
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 64 * 1024 {
+        text.push_str(sentence);
+        text.push_str(
+            [
+                "<PERSON_1> ",
+                "[credit_card-2] ",
+                "PERSON 4 ",
+                "<PERSON_9> ",
+            ][i % 4],
+        );
+        i += 1;
+    }
+    let mut group = c.benchmark_group("text");
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("restore_text", |b| {
+        b.iter(|| table.restore_text(black_box(&text)))
+    });
+    group.bench_function("stream_16_byte_pieces", |b| {
+        b.iter(|| {
+            let mut r = TextRestorer::new(Arc::clone(&table), TextContext::Plain);
+            let mut n = 0;
+            let mut rest = text.as_str();
+            while !rest.is_empty() {
+                let mut cut = rest.len().min(16);
+                while !rest.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                let (piece, tail) = rest.split_at(cut);
+                n += r.push(black_box(piece)).len();
+                rest = tail;
+            }
+            n + r.finish().len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sse, text);
+criterion_main!(benches);
