@@ -47,6 +47,7 @@ use serde_json::Value;
 use veil_detect::{DataClass, Sensitive};
 use zeroize::Zeroizing;
 
+use crate::{Operator, Protected};
 pub use leak::AnswerLeakCheck;
 use matcher::{ClassForms, Matcher};
 pub use sse::SseRestorer;
@@ -128,6 +129,34 @@ impl RestoreTable {
             }
         }
         self.matcher = OnceLock::new();
+    }
+
+    /// Registers every reversible replacement of one protected text (tags and surrogates;
+    /// redaction markers and masks stand for no single original) whose class `may_restore`
+    /// allows: the placeholder is read from `protected.text`, the original from `input`, the
+    /// text `protected` was made from. Spans outside either text are skipped.
+    pub fn insert_protected(
+        &mut self,
+        input: &str,
+        protected: &Protected,
+        mut may_restore: impl FnMut(&DataClass) -> bool,
+    ) {
+        for change in &protected.changes {
+            if !matches!(change.operator, Operator::Tag | Operator::Surrogate)
+                || !may_restore(&change.class)
+            {
+                continue;
+            }
+            let placeholder = protected.text.get(change.output.clone());
+            let original = input.get(change.input.clone());
+            if let (Some(placeholder), Some(original)) = (placeholder, original) {
+                self.insert(
+                    placeholder,
+                    &change.class,
+                    Sensitive::new(original.to_owned()),
+                );
+            }
+        }
     }
 
     /// Whether nothing would be restored.

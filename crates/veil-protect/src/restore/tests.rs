@@ -178,6 +178,71 @@ fn an_empty_table_restores_nothing() {
     assert_eq!(r.push("<PER"), "<PER");
 }
 
+#[test]
+fn a_protected_prompt_round_trips_through_a_split_stream() {
+    use crate::{MemoryStore, Operator, Policy, Protector, ScopeId};
+    let input = "Jane Doe (jane@corp.com) paid with 4111 1111 1111 1111; ask Jane Doe.";
+    let finding = |value: &str, class: DataClass| {
+        let start = input.find(value).unwrap();
+        veil_detect::Finding {
+            class,
+            bytes: start..start + value.len(),
+            chars: start..start + value.len(),
+            score: 1.0,
+            recognizer: "test",
+            evidence: veil_detect::Evidence::default(),
+        }
+    };
+    let mut findings = vec![
+        finding("jane@corp.com", DataClass::EmailAddress),
+        finding(CARD, DataClass::CreditCard),
+        finding(JANE, DataClass::Person),
+    ];
+    let last = input.rfind(JANE).unwrap();
+    findings.push(veil_detect::Finding {
+        bytes: last..last + JANE.len(),
+        ..finding(JANE, DataClass::Person)
+    });
+    findings.sort_by_key(|f| f.bytes.start);
+    let policy = Policy::new(Operator::Tag).with(DataClass::EmailAddress, Operator::Redact);
+    let protector = Protector::new(
+        policy,
+        ScopeId::new("t", "c"),
+        Arc::new(MemoryStore::new()),
+        None,
+    )
+    .unwrap();
+    let protected = protector.protect(input, &findings).unwrap();
+    assert_eq!(
+        protected.text,
+        "<PERSON_1> (<EMAIL_ADDRESS>) paid with <CREDIT_CARD_1>; ask <PERSON_1>."
+    );
+
+    let mut all = RestoreTable::new();
+    all.insert_protected(input, &protected, |_| true);
+    // Redaction markers restore nothing.
+    assert_eq!(all.len(), 2);
+    let all = Arc::new(all);
+    let text = &protected.text;
+    let expected = input.replace("jane@corp.com", "<EMAIL_ADDRESS>");
+    for at in 0..=text.len() {
+        let (a, b) = text.split_at(at);
+        assert_eq!(
+            stream(&all, &[a, b], TextContext::Plain),
+            expected,
+            "split at {at}"
+        );
+    }
+
+    // A caller granted PERSON only keeps the card's placeholder.
+    let mut people = RestoreTable::new();
+    people.insert_protected(input, &protected, |class| *class == DataClass::Person);
+    assert_eq!(
+        people.restore_text(text),
+        "Jane Doe (<EMAIL_ADDRESS>) paid with <CREDIT_CARD_1>; ask Jane Doe."
+    );
+}
+
 // ----- streaming hold-back -----
 
 #[test]
@@ -748,5 +813,42 @@ fn leak_check_never_prints_values() {
     let debug = format!("{check:?}");
     for secret in [JANE, CARD, "jane.doe", "tenant key"] {
         assert!(!debug.contains(secret), "{debug}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn sse_stream_equals_whole_text(
+        tokens in prop::collection::vec(piece(), 1..16),
+        arg_tokens in prop::collection::vec(piece(), 0..6),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+    ) {
+        let t = Arc::new(table());
+        let mut input = String::new();
+        for token in &tokens {
+            input += &content(0, token);
+        }
+        for token in &arg_tokens {
+            input += &args(0, 0, token);
+        }
+        input += &finish(0);
+        input += "data: [DONE]\n\n";
+        let bytes = input.as_bytes();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for p in points {
+            pieces.push(&bytes[last..p]);
+            last = p;
+        }
+        pieces.push(&bytes[last..]);
+        let got = texts(&run_sse(&t, &pieces));
+        let whole = t.restore_text(&tokens.concat());
+        prop_assert_eq!(got.get("0/content").cloned().unwrap_or_default(), whole);
+        let args_whole = t.restore_text_in(&arg_tokens.concat(), TextContext::JsonArguments);
+        prop_assert_eq!(got.get("0/args0").cloned().unwrap_or_default(), args_whole);
     }
 }
