@@ -4,7 +4,8 @@
 //! synchronous part of that stage (no IO):
 //!
 //! - [`RestoreTable`]: the placeholders of one conversation scope that this caller may see
-//!   restored, with their originals (zeroized on drop, never printed).
+//!   restored, with their originals (zeroized on drop, never printed); filled from the
+//!   vault, or from `protect`'s output with [`RestoreTable::insert_protected`].
 //! - [`TextRestorer`]: one text stream (a choice's `delta.content`, one tool call's
 //!   `arguments`); holds back only the shortest suffix that could still begin a
 //!   placeholder.

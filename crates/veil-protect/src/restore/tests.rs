@@ -852,3 +852,51 @@ proptest! {
         prop_assert_eq!(got.get("0/args0").cloned().unwrap_or_default(), args_whole);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Arbitrary bytes (invalid UTF-8, stray CRs, half events, odd JSON) never panic, and a
+    /// stream without any `data:` line comes out exactly as it went in.
+    #[test]
+    fn sse_survives_arbitrary_bytes(
+        chunks in prop::collection::vec(
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..40),
+                Just(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"<PER".to_vec()),
+                Just(b"SON_1>\"},\"finish_reason\":null}]}\n\n".to_vec()),
+                Just(b"data: [DONE]\r\n\r\n".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b"data: {\"choices\":[3, null, {\"index\":\"x\",\"delta\":[]}]}\n\n".to_vec()),
+            ],
+            0..12,
+        ),
+        strip in any::<bool>(),
+    ) {
+        let t = Arc::new(table());
+        let mut r = SseRestorer::new(Arc::clone(&t)).strip_logprobs(strip);
+        let mut out = Vec::new();
+        for chunk in &chunks {
+            out.extend(r.push(chunk));
+        }
+        out.extend(r.finish());
+        let input = chunks.concat();
+        if !input.windows(5).any(|w| w == b"data:") {
+            prop_assert_eq!(out, input);
+        }
+    }
+}
+
+#[test]
+fn sse_handles_usage_chunks_and_null_content() {
+    let t = Arc::new(table());
+    let mut input = content(0, "to PERSON_1");
+    input += &chat_event(json!({"index": 0, "delta": {"content": null}, "finish_reason": "stop"}));
+    input += "data: {\"id\":\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n";
+    input += "data: [DONE]\n\n";
+    let out = run_sse(&t, &[input.as_bytes()]);
+    assert_eq!(texts(&out)["0/content"], format!("to {JANE}"));
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("\"usage\":{\"prompt_tokens\":3}"));
+    assert!(out.find(JANE).unwrap() < out.find("\"finish_reason\":\"stop\"").unwrap());
+}
