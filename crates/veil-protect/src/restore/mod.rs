@@ -16,9 +16,11 @@
 //!   (possible memorized training data), compared as keyed hashes.
 //!
 //! Models alter placeholders: besides the exact `<PERSON_1>`, the class name in any case,
-//! `_`, `-` or a space before the number, brackets `<>`, `[]`, `{}`, `()` or none, and up
-//! to two spaces inside the brackets are restored (`[person-1]`, `< PERSON_1 >`,
-//! `PERSON 1`). Only placeholders in the table are restored; look-alikes stay as they are.
+//! `_`, `-` or a space before the number (and for the `_` inside a class name), brackets
+//! `<>`, `[]`, `{}`, `()` or none, and up to two spaces inside the brackets are restored
+//! (`[person-1]`, `< PERSON_1 >`, `PERSON 1`, `{credit-card-2}`). A bare form needs a word
+//! boundary on both sides (`salesperson_1` stays). Only placeholders in the table are
+//! restored; look-alikes stay as they are.
 //!
 //! ```
 //! use std::sync::Arc;

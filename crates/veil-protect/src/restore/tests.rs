@@ -50,6 +50,15 @@ fn stream(table: &Arc<RestoreTable>, pieces: &[&str], context: TextContext) -> S
 // ----- whole text -----
 
 #[test]
+fn restorers_can_cross_threads_and_await_points() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<RestoreTable>();
+    send_sync::<TextRestorer>();
+    send_sync::<SseRestorer>();
+    send_sync::<AnswerLeakCheck>();
+}
+
+#[test]
 fn exact_placeholders_restore() {
     let t = table();
     assert_eq!(
