@@ -5,6 +5,9 @@
 //!   placeholders split across tokens, a tool call), fed event by event; per stream, and in
 //!   bytes per second. `restore_and_strip` also strips logprobs; `parse_only` is the floor:
 //!   parsing and re-serializing every event with serde_json, nothing restored.
+//! - `sse_chunk/*`: one token event pushed into a restorer in mid-stream.
+//! - After criterion's figures, CPU time per stream and per event (from
+//!   `/proc/thread-self/stat`), which a loaded machine does not inflate.
 //! - `text/*`: [`TextRestorer`] and `restore_text` over 64 KiB of prose with a placeholder
 //!   every ~200 bytes.
 #![allow(
@@ -16,7 +19,7 @@
 
 use std::{hint::black_box, sync::Arc};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use serde_json::{Value, json};
 use veil_detect::{DataClass, Sensitive};
 use veil_protect::restore::{RestoreTable, SseRestorer, TextContext, TextRestorer};
@@ -154,6 +157,26 @@ fn sse(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // One token event into a restorer in mid-stream: the cost the gateway adds per chunk.
+    let token = &events[7];
+    let mut group = c.benchmark_group("sse_chunk");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("restore", |b| {
+        let mut r = SseRestorer::new(Arc::clone(&table));
+        r.push(&events[0]);
+        b.iter(|| r.push(black_box(token)))
+    });
+    group.bench_function("restore_and_strip", |b| {
+        let mut r = SseRestorer::new(Arc::clone(&table)).strip_logprobs(true);
+        r.push(&events[0]);
+        b.iter(|| r.push(black_box(token)))
+    });
+    group.bench_function("empty_table_pass_through", |b| {
+        let mut r = SseRestorer::new(Arc::new(RestoreTable::new()));
+        b.iter(|| r.push(black_box(token)))
+    });
+    group.finish();
 }
 
 fn text(c: &mut Criterion) {
@@ -199,5 +222,95 @@ fn text(c: &mut Criterion) {
     group.finish();
 }
 
+/// CPU time of this thread in clock ticks (utime + stime from `/proc/thread-self/stat`;
+/// USER_HZ is 100 on Linux). On a shared, loaded machine wall time mostly measures the wait
+/// for a core; CPU time does not.
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Runs `work` until it has used at least 2 s of CPU; returns CPU µs per call. Median of 3.
+fn cpu_micros(mut work: impl FnMut() -> usize) -> Option<f64> {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let start = cpu_ticks()?;
+        let mut calls = 0u64;
+        let mut sink = 0;
+        loop {
+            for _ in 0..50 {
+                sink += work();
+            }
+            calls += 50;
+            let used = cpu_ticks()? - start;
+            if used >= 200 {
+                black_box(sink);
+                runs.push(used as f64 * 10_000.0 / calls as f64);
+                break;
+            }
+        }
+    }
+    runs.sort_by(f64::total_cmp);
+    runs.get(1).copied()
+}
+
+/// CPU-time figures for docs/benchmarks.md, printed after criterion's (bench mode only).
+fn cpu_report() {
+    let table = Arc::new(table());
+    let events = chat_stream();
+    let bytes: usize = events.iter().map(Vec::len).sum();
+    let run = |strip: bool, table: &Arc<RestoreTable>| {
+        let mut r = SseRestorer::new(Arc::clone(table)).strip_logprobs(strip);
+        let mut n = 0;
+        for e in &events {
+            n += r.push(black_box(e)).len();
+        }
+        n + r.finish().len()
+    };
+    let parse = || {
+        let mut n = 0;
+        for e in &events {
+            let text = std::str::from_utf8(black_box(e)).unwrap();
+            if let Some(data) = text.trim_end().strip_prefix("data: ")
+                && let Ok(v) = serde_json::from_str::<Value>(data)
+            {
+                n += serde_json::to_string(&v).unwrap().len();
+            }
+        }
+        n
+    };
+    let empty = Arc::new(RestoreTable::new());
+    println!(
+        "\nCPU time (median of 3 runs of >= 2 CPU-s), {} events, {bytes} bytes per stream:",
+        events.len()
+    );
+    for (name, micros) in [
+        ("sse restore", cpu_micros(|| run(false, &table))),
+        (
+            "sse restore + strip logprobs",
+            cpu_micros(|| run(true, &table)),
+        ),
+        ("sse strip logprobs only", cpu_micros(|| run(true, &empty))),
+        ("serde_json parse + serialize only", cpu_micros(parse)),
+    ] {
+        if let Some(us) = micros {
+            println!(
+                "  {name}: {us:.1} µs per stream, {:.2} µs per event, {:.1} MB/s per core",
+                us / events.len() as f64,
+                bytes as f64 / us
+            );
+        }
+    }
+}
+
 criterion_group!(benches, sse, text);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    if std::env::args().any(|a| a == "--bench") {
+        cpu_report();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

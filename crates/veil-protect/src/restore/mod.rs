@@ -4,7 +4,8 @@
 //! synchronous part of that stage (no IO):
 //!
 //! - [`RestoreTable`]: the placeholders of one conversation scope that this caller may see
-//!   restored, with their originals (zeroized on drop, never printed).
+//!   restored, with their originals (zeroized on drop, never printed); filled from the
+//!   vault, or from `protect`'s output with [`RestoreTable::insert_protected`].
 //! - [`TextRestorer`]: one text stream (a choice's `delta.content`, one tool call's
 //!   `arguments`); holds back only the shortest suffix that could still begin a
 //!   placeholder.
@@ -15,9 +16,11 @@
 //!   (possible memorized training data), compared as keyed hashes.
 //!
 //! Models alter placeholders: besides the exact `<PERSON_1>`, the class name in any case,
-//! `_`, `-` or a space before the number, brackets `<>`, `[]`, `{}`, `()` or none, and up
-//! to two spaces inside the brackets are restored (`[person-1]`, `< PERSON_1 >`,
-//! `PERSON 1`). Only placeholders in the table are restored; look-alikes stay as they are.
+//! `_`, `-` or a space before the number (and for the `_` inside a class name), brackets
+//! `<>`, `[]`, `{}`, `()` or none, and up to two spaces inside the brackets are restored
+//! (`[person-1]`, `< PERSON_1 >`, `PERSON 1`, `{credit-card-2}`). A bare form needs a word
+//! boundary on both sides (`salesperson_1` stays). Only placeholders in the table are
+//! restored; look-alikes stay as they are.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -47,6 +50,7 @@ use serde_json::Value;
 use veil_detect::{DataClass, Sensitive};
 use zeroize::Zeroizing;
 
+use crate::{Operator, Protected};
 pub use leak::AnswerLeakCheck;
 use matcher::{ClassForms, Matcher};
 pub use sse::SseRestorer;
@@ -128,6 +132,34 @@ impl RestoreTable {
             }
         }
         self.matcher = OnceLock::new();
+    }
+
+    /// Registers every reversible replacement of one protected text (tags and surrogates;
+    /// redaction markers and masks stand for no single original) whose class `may_restore`
+    /// allows: the placeholder is read from `protected.text`, the original from `input`, the
+    /// text `protected` was made from. Spans outside either text are skipped.
+    pub fn insert_protected(
+        &mut self,
+        input: &str,
+        protected: &Protected,
+        mut may_restore: impl FnMut(&DataClass) -> bool,
+    ) {
+        for change in &protected.changes {
+            if !matches!(change.operator, Operator::Tag | Operator::Surrogate)
+                || !may_restore(&change.class)
+            {
+                continue;
+            }
+            let placeholder = protected.text.get(change.output.clone());
+            let original = input.get(change.input.clone());
+            if let (Some(placeholder), Some(original)) = (placeholder, original) {
+                self.insert(
+                    placeholder,
+                    &change.class,
+                    Sensitive::new(original.to_owned()),
+                );
+            }
+        }
     }
 
     /// Whether nothing would be restored.

@@ -42,6 +42,8 @@ pub struct SseRestorer {
     strip_logprobs: bool,
     /// Bytes of the event not yet complete.
     pending: Vec<u8>,
+    /// How far `pending` has been searched for the event's end.
+    scan: Scan,
     streams: BTreeMap<(u64, Field), TextRestorer>,
     /// The first event's top-level fields (`id`, `object`, `created`, `model`, …), for
     /// synthetic events.
@@ -66,6 +68,7 @@ impl SseRestorer {
             table,
             strip_logprobs: false,
             pending: Vec::new(),
+            scan: Scan::default(),
             streams: BTreeMap::new(),
             template: None,
         }
@@ -86,7 +89,11 @@ impl SseRestorer {
         self.pending.extend_from_slice(bytes);
         let mut out = Vec::with_capacity(self.pending.len() + 64);
         let mut done = 0;
-        while let Some(len) = event_len(self.pending.get(done..).unwrap_or_default(), false) {
+        while let Some(len) = event_len(
+            self.pending.get(done..).unwrap_or_default(),
+            false,
+            &mut self.scan,
+        ) {
             let end = done + len;
             let event = self.pending.get(done..end).unwrap_or_default().to_vec();
             self.event(&event, &mut out);
@@ -100,8 +107,9 @@ impl SseRestorer {
     pub fn finish(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         let rest = std::mem::take(&mut self.pending);
+        let mut scan = std::mem::take(&mut self.scan);
         let mut done = 0;
-        while let Some(len) = event_len(rest.get(done..).unwrap_or_default(), true) {
+        while let Some(len) = event_len(rest.get(done..).unwrap_or_default(), true, &mut scan) {
             let end = done + len;
             self.event(rest.get(done..end).unwrap_or_default(), &mut out);
             done = end;
@@ -292,15 +300,28 @@ impl SseRestorer {
     }
 }
 
+/// Where the search for the end of the pending event stopped, so that an event arriving in
+/// many small pieces is scanned once, not once per piece.
+#[derive(Debug, Default, Clone, Copy)]
+struct Scan {
+    /// Bytes of the pending event already scanned.
+    at: usize,
+    /// Whether the line being scanned is empty so far (then its end ends the event).
+    line_empty: bool,
+}
+
 /// Length of the first complete event in `buf` (through the blank line that ends it), if
-/// any. Lines end in LF, CRLF or CR (the SSE grammar); a CR at the very end of `buf` could
-/// still be the start of a CRLF, so it is not yet a line end.
+/// any, resuming from `scan` (reset when an event is found). Lines end in LF, CRLF or CR (the
+/// SSE grammar); a CR at the very end of `buf` could still be the start of a CRLF, so it is
+/// not yet a line end unless `eof`.
 ///
-/// Hand-written: the SSE line grammar is three terminators and needs to resume on any byte;
-/// this loop is shorter than wiring a searcher for it.
-fn event_len(buf: &[u8], eof: bool) -> Option<usize> {
-    let mut line_empty = false;
-    let mut at = 0;
+/// Hand-written: the SSE line grammar is three terminators and must resume at any byte; this
+/// loop is shorter than wiring a searcher for it.
+fn event_len(buf: &[u8], eof: bool, scan: &mut Scan) -> Option<usize> {
+    let Scan {
+        mut at,
+        mut line_empty,
+    } = *scan;
     while let Some(&b) = buf.get(at) {
         let terminator = match b {
             b'\n' => 1,
@@ -308,7 +329,7 @@ fn event_len(buf: &[u8], eof: bool) -> Option<usize> {
                 Some(b'\n') => 2,
                 Some(_) => 1,
                 None if eof => 1,
-                None => return None,
+                None => break,
             },
             _ => {
                 line_empty = false;
@@ -318,10 +339,12 @@ fn event_len(buf: &[u8], eof: bool) -> Option<usize> {
         };
         at += terminator;
         if line_empty {
+            *scan = Scan::default();
             return Some(at);
         }
         line_empty = true;
     }
+    *scan = Scan { at, line_empty };
     None
 }
 

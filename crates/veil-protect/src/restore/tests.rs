@@ -50,6 +50,15 @@ fn stream(table: &Arc<RestoreTable>, pieces: &[&str], context: TextContext) -> S
 // ----- whole text -----
 
 #[test]
+fn restorers_can_cross_threads_and_await_points() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<RestoreTable>();
+    send_sync::<TextRestorer>();
+    send_sync::<SseRestorer>();
+    send_sync::<AnswerLeakCheck>();
+}
+
+#[test]
 fn exact_placeholders_restore() {
     let t = table();
     assert_eq!(
@@ -176,6 +185,71 @@ fn an_empty_table_restores_nothing() {
     assert_eq!(t.restore_text("<PERSON_1>"), "<PERSON_1>");
     let mut r = TextRestorer::new(Arc::new(t), TextContext::Plain);
     assert_eq!(r.push("<PER"), "<PER");
+}
+
+#[test]
+fn a_protected_prompt_round_trips_through_a_split_stream() {
+    use crate::{MemoryStore, Operator, Policy, Protector, ScopeId};
+    let input = "Jane Doe (jane@corp.com) paid with 4111 1111 1111 1111; ask Jane Doe.";
+    let finding = |value: &str, class: DataClass| {
+        let start = input.find(value).unwrap();
+        veil_detect::Finding {
+            class,
+            bytes: start..start + value.len(),
+            chars: start..start + value.len(),
+            score: 1.0,
+            recognizer: "test",
+            evidence: veil_detect::Evidence::default(),
+        }
+    };
+    let mut findings = vec![
+        finding("jane@corp.com", DataClass::EmailAddress),
+        finding(CARD, DataClass::CreditCard),
+        finding(JANE, DataClass::Person),
+    ];
+    let last = input.rfind(JANE).unwrap();
+    findings.push(veil_detect::Finding {
+        bytes: last..last + JANE.len(),
+        ..finding(JANE, DataClass::Person)
+    });
+    findings.sort_by_key(|f| f.bytes.start);
+    let policy = Policy::new(Operator::Tag).with(DataClass::EmailAddress, Operator::Redact);
+    let protector = Protector::new(
+        policy,
+        ScopeId::new("t", "c"),
+        Arc::new(MemoryStore::new()),
+        None,
+    )
+    .unwrap();
+    let protected = protector.protect(input, &findings).unwrap();
+    assert_eq!(
+        protected.text,
+        "<PERSON_1> (<EMAIL_ADDRESS>) paid with <CREDIT_CARD_1>; ask <PERSON_1>."
+    );
+
+    let mut all = RestoreTable::new();
+    all.insert_protected(input, &protected, |_| true);
+    // Redaction markers restore nothing.
+    assert_eq!(all.len(), 2);
+    let all = Arc::new(all);
+    let text = &protected.text;
+    let expected = input.replace("jane@corp.com", "<EMAIL_ADDRESS>");
+    for at in 0..=text.len() {
+        let (a, b) = text.split_at(at);
+        assert_eq!(
+            stream(&all, &[a, b], TextContext::Plain),
+            expected,
+            "split at {at}"
+        );
+    }
+
+    // A caller granted PERSON only keeps the card's placeholder.
+    let mut people = RestoreTable::new();
+    people.insert_protected(input, &protected, |class| *class == DataClass::Person);
+    assert_eq!(
+        people.restore_text(text),
+        "Jane Doe (<EMAIL_ADDRESS>) paid with <CREDIT_CARD_1>; ask Jane Doe."
+    );
 }
 
 // ----- streaming hold-back -----
@@ -749,4 +823,89 @@ fn leak_check_never_prints_values() {
     for secret in [JANE, CARD, "jane.doe", "tenant key"] {
         assert!(!debug.contains(secret), "{debug}");
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn sse_stream_equals_whole_text(
+        tokens in prop::collection::vec(piece(), 1..16),
+        arg_tokens in prop::collection::vec(piece(), 0..6),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+    ) {
+        let t = Arc::new(table());
+        let mut input = String::new();
+        for token in &tokens {
+            input += &content(0, token);
+        }
+        for token in &arg_tokens {
+            input += &args(0, 0, token);
+        }
+        input += &finish(0);
+        input += "data: [DONE]\n\n";
+        let bytes = input.as_bytes();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for p in points {
+            pieces.push(&bytes[last..p]);
+            last = p;
+        }
+        pieces.push(&bytes[last..]);
+        let got = texts(&run_sse(&t, &pieces));
+        let whole = t.restore_text(&tokens.concat());
+        prop_assert_eq!(got.get("0/content").cloned().unwrap_or_default(), whole);
+        let args_whole = t.restore_text_in(&arg_tokens.concat(), TextContext::JsonArguments);
+        prop_assert_eq!(got.get("0/args0").cloned().unwrap_or_default(), args_whole);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Arbitrary bytes (invalid UTF-8, stray CRs, half events, odd JSON) never panic, and a
+    /// stream without any `data:` line comes out exactly as it went in.
+    #[test]
+    fn sse_survives_arbitrary_bytes(
+        chunks in prop::collection::vec(
+            prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..40),
+                Just(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"<PER".to_vec()),
+                Just(b"SON_1>\"},\"finish_reason\":null}]}\n\n".to_vec()),
+                Just(b"data: [DONE]\r\n\r\n".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b"data: {\"choices\":[3, null, {\"index\":\"x\",\"delta\":[]}]}\n\n".to_vec()),
+            ],
+            0..12,
+        ),
+        strip in any::<bool>(),
+    ) {
+        let t = Arc::new(table());
+        let mut r = SseRestorer::new(Arc::clone(&t)).strip_logprobs(strip);
+        let mut out = Vec::new();
+        for chunk in &chunks {
+            out.extend(r.push(chunk));
+        }
+        out.extend(r.finish());
+        let input = chunks.concat();
+        if !input.windows(5).any(|w| w == b"data:") {
+            prop_assert_eq!(out, input);
+        }
+    }
+}
+
+#[test]
+fn sse_handles_usage_chunks_and_null_content() {
+    let t = Arc::new(table());
+    let mut input = content(0, "to PERSON_1");
+    input += &chat_event(json!({"index": 0, "delta": {"content": null}, "finish_reason": "stop"}));
+    input += "data: {\"id\":\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n";
+    input += "data: [DONE]\n\n";
+    let out = run_sse(&t, &[input.as_bytes()]);
+    assert_eq!(texts(&out)["0/content"], format!("to {JANE}"));
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("\"usage\":{\"prompt_tokens\":3}"));
+    assert!(out.find(JANE).unwrap() < out.find("\"finish_reason\":\"stop\"").unwrap());
 }
