@@ -10,6 +10,7 @@ mod anonymize;
 mod audit;
 mod config;
 mod dp;
+mod dp_audit;
 mod dp_ledger;
 mod guard;
 mod keys;

@@ -194,3 +194,278 @@ fn ledger_charges_queries_and_refuses_past_the_budget() {
     assert_eq!(v["spent"]["epsilon"].as_f64(), Some(1.0));
     assert_eq!(v["budget"]["epsilon"].as_f64(), Some(1.0));
 }
+
+#[test]
+fn parquet_input_gives_the_same_answers_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = fixture(dir.path());
+    let parquet = dir.path().join("people.parquet");
+    veil_tabular::Table::read_csv(Path::new(&csv))
+        .unwrap()
+        .write_parquet(&parquet)
+        .unwrap();
+    let ledger = dir.path().join("ledger.sqlite");
+    // At a huge ε both files give the exact answers.
+    for data in [csv.as_str(), parquet.to_str().unwrap()] {
+        let (code, out, err) = veil(
+            &[
+                "dp",
+                "query",
+                "--data",
+                data,
+                "--epsilon",
+                "1e6",
+                "--sum",
+                "age",
+                "--lower",
+                "0",
+                "--upper",
+                "100",
+                "--group-by",
+                "city",
+                "--keys",
+                "Lyon,Paris",
+            ],
+            &ledger,
+        );
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        // Lyon: rows i % 4 == 0, ages 20 + i % 50.
+        let lyon: f64 = (0..400)
+            .filter(|i| i % 4 == 0)
+            .map(|i| f64::from(20 + i % 50))
+            .sum();
+        assert!((v[0]["value"].as_f64().unwrap() - lyon).abs() < 0.5, "{v}");
+    }
+    // A non-numeric value column is refused by position, never echoing the value.
+    let bad = dir.path().join("bad.parquet");
+    let mut t = String::from("age\n");
+    t.push_str("12\nSECRET\n");
+    let bad_csv = dir.path().join("bad.csv");
+    std::fs::write(&bad_csv, t).unwrap();
+    veil_tabular::Table::read_csv(&bad_csv)
+        .unwrap()
+        .write_parquet(&bad)
+        .unwrap();
+    let (code, _, err) = veil(
+        &[
+            "dp",
+            "query",
+            "--data",
+            bad.to_str().unwrap(),
+            "--epsilon",
+            "1",
+            "--sum",
+            "age",
+            "--lower",
+            "0",
+            "--upper",
+            "100",
+        ],
+        &ledger,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("row 2, column `age`") && !err.contains("SECRET"),
+        "{err}"
+    );
+}
+
+#[test]
+fn spec_file_runs_one_release_charged_once_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture(dir.path());
+    let ledger = dir.path().join("ledger.sqlite");
+    let spec = dir.path().join("release.toml");
+    std::fs::write(
+        &spec,
+        r#"
+dataset = "people"
+epsilon = 1.0
+delta = 1e-6
+privacy_unit = "person"
+max_rows = 2
+
+[[query]]
+name = "per city"
+statistic = "count"
+group_by = "city"
+share = 0.5
+
+[[query]]
+name = "median age"
+statistic = "quantile"
+column = "age"
+lower = 0
+upper = 100
+group_by = "city"
+keys = ["Lyon", "Paris"]
+
+[[query]]
+name = "age histogram"
+statistic = "histogram"
+column = "age"
+lower = 0
+upper = 100
+bins = 4
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .current_dir(dir.path())
+        .args(["audit", "keygen", "--name", "veil.test/dp", "--out", "k"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let public = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (code, _, err) = veil(
+        &[
+            "dp",
+            "budget",
+            "set",
+            "--dataset",
+            "people",
+            "--privacy-unit",
+            "person",
+            "--epsilon",
+            "1.5",
+            "--delta",
+            "1e-5",
+        ],
+        &ledger,
+    );
+    assert_eq!(code, 0, "{err}");
+    let log = dir.path().join("audit.jsonl");
+    let key = dir.path().join("k");
+    let run = || {
+        veil(
+            &[
+                "dp",
+                "query",
+                "--data",
+                &data,
+                "--spec",
+                spec.to_str().unwrap(),
+                "--audit-log",
+                log.to_str().unwrap(),
+                "--audit-key",
+                key.to_str().unwrap(),
+            ],
+            &ledger,
+        )
+    };
+    let (code, out, err) = run();
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["loss"]["notion"], "approx");
+    let eps = v["loss"]["epsilon"].as_f64().unwrap();
+    assert!(eps <= 1.0 && eps > 0.999_999, "{v}");
+    let names: Vec<&str> = v["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["per city", "median age", "age histogram"]);
+    let median = &v["queries"][1]["result"][0];
+    let ci = median["ci95"].as_array().unwrap();
+    assert!(
+        ci[0].as_f64().unwrap() <= median["value"].as_f64().unwrap(),
+        "{median}"
+    );
+    assert_eq!(v["queries"][2]["result"].as_array().unwrap().len(), 4);
+    // Charged once: ε 1.0 of 1.5 spent, so a second run no longer fits.
+    let (code, out, err) = run();
+    assert_eq!(code, 2);
+    assert!(
+        out.is_empty() && err.contains("privacy budget exceeded"),
+        "{err}"
+    );
+    // One DataRelease record, and the log verifies.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("\"record\"").count(), 1, "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "audit",
+            "verify",
+            "--file",
+            log.to_str().unwrap(),
+            "--public-key",
+            &public,
+            "--strict",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Spec errors name file:line:col and spend nothing.
+    std::fs::write(
+        &spec,
+        "epsilon = 1\n\n[[query]]\nname = \"s\"\nstatistic = \"sum\"\ncolumn = \"age\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run();
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("release.toml:3:1: query `s`") && err.contains("no declared bounds"),
+        "{err}"
+    );
+}
+
+#[test]
+fn gaussian_queries_show_their_zcdp_conversion_and_spend_rho() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fixture(dir.path());
+    let ledger = dir.path().join("ledger.sqlite");
+    let (code, _, err) = veil(
+        &["dp", "budget", "set", "--dataset", "people", "--rho", "0.5"],
+        &ledger,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = veil(
+        &[
+            "dp",
+            "query",
+            "--data",
+            &data,
+            "--rho",
+            "0.125",
+            "--count",
+            "--dataset",
+            "people",
+        ],
+        &ledger,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["scale"].as_f64(), Some(2.0));
+    assert!(
+        err.contains("rho = 0.125 (zCDP)") && err.contains("delta = 0.000001"),
+        "{err}"
+    );
+    let (_, out, _) = veil(&["dp", "budget", "show", "--dataset", "people"], &ledger);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["spent"]["rho"].as_f64(), Some(0.125));
+    // Laplace against the zCDP budget spends ε²/2.
+    let (code, _, err) = veil(
+        &[
+            "dp",
+            "query",
+            "--data",
+            &data,
+            "--epsilon",
+            "0.5",
+            "--count",
+            "--dataset",
+            "people",
+        ],
+        &ledger,
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = veil(&["dp", "budget", "show", "--dataset", "people"], &ledger);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["spent"]["rho"].as_f64(), Some(0.25));
+}
