@@ -502,7 +502,7 @@ fn query(log: &Path, filter: &Filter, limit: Option<u64>) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) fn read_key_file(path: &Path) -> anyhow::Result<CheckpointSigner> {
+fn read_key_file(path: &Path) -> anyhow::Result<CheckpointSigner> {
     let text = zeroize::Zeroizing::new(
         std::fs::read_to_string(path)
             .with_context(|| format!("cannot read key file `{}`", path.display()))?,

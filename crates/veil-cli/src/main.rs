@@ -10,7 +10,6 @@ mod anonymize;
 mod audit;
 mod config;
 mod dp;
-mod dp_audit;
 mod dp_ledger;
 mod guard;
 mod keys;
