@@ -13,7 +13,9 @@
 //! - [`ledger`]: the [`Ledger`] contract (atomic check-and-spend) per dataset and
 //!   privacy unit; SQL back ends live in `veil-store`.
 //! - [`query`]: DP queries over a table (count, sum, mean, variance, quantile, histogram,
-//!   group-by) with contribution bounding, clamping and private partition selection.
+//!   group-by) with contribution bounding, clamping and private partition selection, under
+//!   the Laplace (ε) or Gaussian (ρ) mechanism.
+//! - [`release`]: several queries from one TOML spec, composed into one loss charged once.
 //!
 //! The design note `docs/dp.md` explains the threat model and every formula.
 //!
@@ -42,6 +44,7 @@ pub mod ledger;
 pub mod mechanism;
 mod nat;
 pub mod query;
+pub mod release;
 mod rng;
 pub mod sample;
 

@@ -15,7 +15,7 @@ use crate::sample::{Ratio, bernoulli_exp};
 
 /// Pick the index of a high-quality candidate under `ε`-DP.
 ///
-/// `qualities` are integers (scale them to integers first; the quantile query does), and
+/// `qualities` are integers (scale them to integers first), and
 /// `sensitivity` is how much one privacy unit can change any one quality.
 ///
 /// # Errors

@@ -29,10 +29,13 @@ use std::path::Path;
 use rand::RngCore;
 use serde::Serialize;
 
-use crate::mechanism::permute_and_flip;
 use crate::nat::Nat;
-use crate::sample::{Ratio, discrete_laplace};
 use crate::{Error, ErrorKind, PrivacyLoss};
+
+mod noise;
+
+pub use noise::Privacy;
+use noise::{Noise, Scale};
 
 /// The statistic to release.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,15 +94,20 @@ pub struct QuerySpec {
     pub max_groups: u32,
     /// Rows a unit may contribute to each group (with a privacy unit).
     pub max_rows: u32,
-    /// ε of the whole query.
-    pub epsilon: f64,
+    /// The mechanism and its budget (ε for Laplace, ρ for Gaussian) for the whole query.
+    pub privacy: Privacy,
     /// δ, spent only by partition selection.
     pub delta: f64,
 }
 
 impl QuerySpec {
-    /// A query with the defaults: no grouping, each row a unit, `δ = 0`.
+    /// A query with the defaults: Laplace noise for `ε`, no grouping, each row a unit, `δ = 0`.
     pub fn new(statistic: Statistic, epsilon: f64) -> Self {
+        Self::with_privacy(statistic, Privacy::Laplace { epsilon })
+    }
+
+    /// A query with the given mechanism and budget and the other defaults.
+    pub fn with_privacy(statistic: Statistic, privacy: Privacy) -> Self {
         QuerySpec {
             statistic,
             group_by: None,
@@ -107,7 +115,7 @@ impl QuerySpec {
             privacy_unit: None,
             max_groups: 1,
             max_rows: 1,
-            epsilon,
+            privacy,
             delta: 0.0,
         }
     }
@@ -142,12 +150,7 @@ impl QuerySpec {
     /// [`ErrorKind::MissingBounds`] for a missing bound, or a grouped query with neither
     /// public keys nor `δ > 0`; [`ErrorKind::InvalidParameter`] for an out-of-range value.
     pub fn loss(&self) -> Result<PrivacyLoss, Error> {
-        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
-            return Err(Error::param(format!(
-                "epsilon must be a positive finite number, got `{}`",
-                self.epsilon
-            )));
-        }
+        self.privacy.validate()?;
         if !(self.delta.is_finite() && (0.0..1.0).contains(&self.delta)) {
             return Err(Error::param(format!(
                 "delta must be in [0, 1), got `{}`",
@@ -177,16 +180,15 @@ impl QuerySpec {
             }
             _ => {}
         }
-        let grouped_only_count_like = matches!(
-            self.statistic,
-            Statistic::Quantile { .. } | Statistic::Histogram { .. }
-        );
-        if self.group_by.is_some() && grouped_only_count_like {
-            return Err(Error::param(
-                "quantile and histogram queries do not support group-by yet",
-            ));
-        }
         if self.private_partitions() {
+            if matches!(self.privacy, Privacy::Gaussian { .. }) {
+                return Err(Error::new(
+                    ErrorKind::MissingBounds,
+                    "a group-by with the Gaussian mechanism needs public keys (--keys): private \
+                     partition selection adds a delta that a zCDP budget cannot hold; use the \
+                     Laplace mechanism with --delta instead",
+                ));
+            }
             if self.delta <= 0.0 {
                 return Err(Error::new(
                     ErrorKind::MissingBounds,
@@ -194,14 +196,9 @@ impl QuerySpec {
                      partition selection (or declare the keys public)",
                 ));
             }
-            Ok(PrivacyLoss::Approx {
-                epsilon: self.epsilon,
-                delta: self.delta,
-            })
+            Ok(self.privacy.loss(self.delta))
         } else {
-            Ok(PrivacyLoss::Pure {
-                epsilon: self.epsilon,
-            })
+            Ok(self.privacy.loss(0.0))
         }
     }
 }
@@ -452,13 +449,17 @@ pub struct Answer {
     /// The group key, for grouped queries and histograms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The histogram bin `[lo, hi)`, for grouped histograms (ungrouped ones put it in `key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bin: Option<String>,
     /// The noisy value.
     pub value: f64,
-    /// Noise scale in the value's units (Laplace `b`; for a mean, the sum's scale over the
-    /// noisy count; for a quantile, the rank-space scale `2Δ/ε`).
+    /// Noise scale in the value's units (Laplace `b` or Gaussian `σ`; for a mean, the sum's
+    /// scale over the noisy count; for a quantile, the scale of each bin count of its noisy
+    /// histogram, in rows).
     pub scale: f64,
     /// A 95% confidence interval for the exact (bounded, clamped) statistic given the
-    /// released value; derived from public parameters only. `None` for quantiles.
+    /// released values; derived from public parameters and released values only.
     pub ci95: Option<[f64; 2]>,
 }
 
@@ -514,33 +515,17 @@ impl Grid {
     fn pow(&self) -> f64 {
         2f64.powi(self.k)
     }
-}
 
-/// Noise of discrete Laplace scale `sensitivity * parts / ε` in integer units; returns the
-/// noise and the scale as `f64` (for reporting).
-fn laplace_noise<R: RngCore + ?Sized>(
-    sensitivity: u128,
-    parts: u64,
-    eps: &Ratio,
-    rng: &mut R,
-) -> Result<(i128, f64), Error> {
-    // t = Δ * parts / (num/den) = Δ * parts * den / num.
-    let num = Nat::from(sensitivity)
-        .mul(&Nat::from(parts))
-        .mul(eps.denom());
-    let scale = Ratio::new(num, eps.numer().clone())?;
-    let z = discrete_laplace(&scale, rng)?
-        .to_i128()
-        .ok_or_else(|| Error::param("noise out of range: epsilon is too small"))?;
-    Ok((z, scale.to_f64()))
-}
-
-/// Half-width (in units) of a central interval holding discrete Laplace noise of scale `t`
-/// with probability `1 - alpha`: the smallest `m` with `P(|Z| > m) <= alpha`.
-fn dlap_halfwidth(t: f64, alpha: f64) -> f64 {
-    // P(|Z| > m) = 2 e^{-(m+1)/t} / (1 + e^{-1/t}).
-    let q = (-1.0 / t).exp();
-    (t * (2.0 / (alpha * (1.0 + q))).ln() - 1.0).ceil().max(0.0)
+    /// `bins + 1` evenly spaced edges from `lo` to `hi`, exact in grid units.
+    fn edges(&self, bins: u32) -> Vec<i64> {
+        let span = i128::from(self.hi) - i128::from(self.lo);
+        (0..=bins)
+            .map(|i| {
+                let off = span * i128::from(i) / i128::from(bins.max(1));
+                i64::try_from(i128::from(self.lo) + off).unwrap_or(self.hi)
+            })
+            .collect()
+    }
 }
 
 /// Run `spec` on `data`. Call [`QuerySpec::loss`] first to charge the ledger; this function
@@ -555,7 +540,6 @@ pub fn run<R: RngCore + ?Sized>(
     rng: &mut R,
 ) -> Result<Release, Error> {
     let loss = spec.loss()?;
-    let eps = Ratio::from_f64(spec.epsilon)?;
     let (c, g) = if spec.privacy_unit.is_some() {
         if data.units.is_none() {
             return Err(Error::new(
@@ -574,8 +558,7 @@ pub fn run<R: RngCore + ?Sized>(
         ));
     }
     let g_eff = if spec.group_by.is_some() { g } else { 1 };
-    let column = spec.value_column();
-    let grid = match column {
+    let grid = match spec.value_column() {
         Some(b) => {
             let (lo, hi) = bounds(b)?;
             if data.values.is_none() {
@@ -590,24 +573,17 @@ pub fn run<R: RngCore + ?Sized>(
     };
     let kept = bound_contributions(data, spec, c, g_eff);
 
-    match &spec.statistic {
-        Statistic::Quantile { q, bins, .. } => {
-            let grid = grid.ok_or_else(|| Error::param("quantile needs a column"))?;
-            return quantile(data, &kept, &grid, *q, *bins, c, &eps, rng).map(|a| Release {
-                answers: vec![a],
-                loss,
-            });
+    // Bin edges for quantiles and histograms: `bins + 1` exact grid points in [lo, hi].
+    let edges: Option<Vec<i64>> = match (&spec.statistic, grid) {
+        (Statistic::Quantile { bins, .. } | Statistic::Histogram { bins, .. }, Some(gr)) => {
+            Some(gr.edges(*bins))
         }
-        Statistic::Histogram { bins, .. } => {
-            let grid = grid.ok_or_else(|| Error::param("histogram needs a column"))?;
-            return histogram(data, &kept, &grid, *bins, c, &eps, rng)
-                .map(|answers| Release { answers, loss });
-        }
-        _ => {}
-    }
+        _ => None,
+    };
 
     // Aggregate per group id (0 when ungrouped).
     let mut aggs: HashMap<u32, Agg> = HashMap::new();
+    let mut bins_of: HashMap<u32, Vec<i128>> = HashMap::new();
     let values = data.values.as_deref();
     for &row in &kept {
         let gid = data
@@ -619,7 +595,20 @@ pub fn run<R: RngCore + ?Sized>(
         let a = aggs.entry(gid).or_default();
         a.count += 1;
         if let (Some(vs), Some(gr)) = (values, grid) {
-            let v = i128::from(gr.encode(vs.get(row).copied().unwrap_or(0.0)));
+            let u = gr.encode(vs.get(row).copied().unwrap_or(0.0));
+            if let Some(edges) = &edges {
+                let nb = edges.len().saturating_sub(1).max(1);
+                let b = edges
+                    .partition_point(|&e| e <= u)
+                    .saturating_sub(1)
+                    .min(nb - 1);
+                let counts = bins_of.entry(gid).or_insert_with(|| vec![0; nb]);
+                if let Some(slot) = counts.get_mut(b) {
+                    *slot += 1;
+                }
+                continue;
+            }
+            let v = i128::from(u);
             let d = 2 * v - i128::from(gr.lo) - i128::from(gr.hi);
             a.centred += d;
             a.centred_sq += d * d;
@@ -628,9 +617,9 @@ pub fn run<R: RngCore + ?Sized>(
     }
 
     // Which groups: public keys, all (ungrouped) or candidates for partition selection.
-    let mut candidates: Vec<(Option<String>, Agg)> = Vec::new();
+    let mut candidates: Vec<(Option<String>, Option<u32>)> = Vec::new();
     if spec.group_by.is_none() {
-        candidates.push((None, aggs.get(&0).copied().unwrap_or_default()));
+        candidates.push((None, Some(0)));
     } else if let Some(keys) = &spec.public_keys {
         let by_name: HashMap<&str, u32> = data
             .group_names
@@ -639,143 +628,329 @@ pub fn run<R: RngCore + ?Sized>(
             .filter_map(|(i, n)| u32::try_from(i).ok().map(|i| (n.as_str(), i)))
             .collect();
         for k in keys {
-            let agg = by_name
-                .get(k.as_str())
-                .and_then(|id| aggs.get(id))
-                .copied()
-                .unwrap_or_default();
-            candidates.push((Some(k.clone()), agg));
+            candidates.push((Some(k.clone()), by_name.get(k.as_str()).copied()));
         }
     } else {
         let mut ids: Vec<u32> = aggs.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            let name = data.group_names.get(id as usize).cloned();
-            candidates.push((name, aggs.get(&id).copied().unwrap_or_default()));
+            candidates.push((data.group_names.get(id as usize).cloned(), Some(id)));
         }
     }
 
+    let private = spec.private_partitions();
     let parts: u64 = match spec.statistic {
         Statistic::Count => 1,
-        Statistic::Sum(_) if spec.private_partitions() => 2,
-        Statistic::Sum(_) => 1,
         Statistic::Mean(_) => 2,
-        _ => 3,
+        Statistic::Variance(_) => 3,
+        Statistic::Sum(_) | Statistic::Quantile { .. } | Statistic::Histogram { .. } => {
+            1 + u64::from(private)
+        }
     };
-    let gc = u128::from(g_eff) * u128::from(c);
-    let needs_count = !matches!(spec.statistic, Statistic::Sum(_)) || spec.private_partitions();
+    let noise = Noise::new(spec.privacy, parts)?;
+    let c_nat = Nat::from(u64::from(c));
+    let needs_count = matches!(
+        spec.statistic,
+        Statistic::Count | Statistic::Mean(_) | Statistic::Variance(_)
+    ) || private;
+    let grouped = spec.group_by.is_some();
+    // Joint 95% half-widths of the quantile's noisy prefix sums (the same for every group).
+    let prefix_bounds: Vec<f64> = match (&spec.statistic, &edges) {
+        (Statistic::Quantile { .. }, Some(e)) => {
+            let m = e.len().saturating_sub(1).max(1);
+            let s = noise.scale(g_eff, &c_nat)?;
+            let alpha = 0.05 / m as f64;
+            // Exact for short prefixes; beyond 256 the bound at the next power of two (the
+            // bound grows with j, so this only widens), to keep 100 000 bins cheap.
+            let mut pow2: HashMap<u64, f64> = HashMap::new();
+            (0..=m as u64)
+                .map(|j| {
+                    if j <= 256 {
+                        s.sum_halfwidth(j, alpha)
+                    } else {
+                        let p = j.next_power_of_two().min(m as u64);
+                        *pow2.entry(p).or_insert_with(|| s.sum_halfwidth(p, alpha))
+                    }
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
     let mut answers = Vec::new();
-    for (key, agg) in candidates {
+    for (key, gid) in candidates {
+        let agg = gid
+            .and_then(|id| aggs.get(&id))
+            .copied()
+            .unwrap_or_default();
         let (n_noisy, n_scale) = if needs_count {
-            let (z, t) = laplace_noise(gc, parts, &eps, rng)?;
-            (Some(agg.count + z), t)
+            let (z, t) = noise.draw(g_eff, &c_nat, rng)?;
+            (Some(agg.count + z), Some(t))
         } else {
-            (None, 0.0)
+            (None, None)
         };
-        if spec.private_partitions() {
+        if private {
             // τ = C + ⌈t ln(G/δ)⌉: P(count + Z ≥ τ) ≤ e^{-(τ-C)/t} ≤ δ/G for count ≤ C.
-            let tau = f64::from(c) + (n_scale * (f64::from(g_eff) / spec.delta).ln()).ceil();
+            let t = n_scale.map_or(0.0, |s| s.value);
+            let tau = f64::from(c) + (t * (f64::from(g_eff) / spec.delta).ln()).ceil();
             if n_noisy.is_none_or(|n| (n as f64) < tau) {
                 continue;
             }
         }
-        let answer = match (&spec.statistic, grid) {
+        let empty;
+        let bins = match gid.and_then(|id| bins_of.get(&id)) {
+            Some(b) => b,
+            None => {
+                empty = vec![0i128; edges.as_ref().map_or(0, |e| e.len().saturating_sub(1))];
+                &empty
+            }
+        };
+        match (&spec.statistic, grid) {
             (Statistic::Count, _) => {
                 let n = n_noisy.unwrap_or(0) as f64;
-                let hw = dlap_halfwidth(n_scale, 0.05);
-                Answer {
+                let s = n_scale.ok_or_else(|| Error::param("count without noise"))?;
+                let hw = s.halfwidth(0.05);
+                answers.push(Answer {
                     key,
+                    bin: None,
                     value: n,
-                    scale: n_scale,
+                    scale: s.value,
                     ci95: Some([n - hw, n + hw]),
-                }
+                });
             }
             (Statistic::Sum(_), Some(gr)) => {
-                let m = u128::from(gr.lo.unsigned_abs().max(gr.hi.unsigned_abs()));
-                let (z, t) = laplace_noise(gc * m, parts, &eps, rng)?;
+                let m = Nat::from(u128::from(gr.lo.unsigned_abs().max(gr.hi.unsigned_abs())));
+                let (z, t) = noise.draw(g_eff, &c_nat.mul(&m), rng)?;
                 let s = (agg.sum + z) as f64 * gr.pow();
-                let hw = dlap_halfwidth(t, 0.05) * gr.pow();
-                Answer {
+                let hw = t.halfwidth(0.05) * gr.pow();
+                answers.push(Answer {
                     key,
+                    bin: None,
                     value: s,
-                    scale: t * gr.pow(),
+                    scale: t.value * gr.pow(),
                     ci95: Some([s - hw, s + hw]),
-                }
+                });
             }
             (Statistic::Mean(_), Some(gr)) => {
-                let width = u128::from(gr.hi.abs_diff(gr.lo));
-                let (z, t) = laplace_noise(gc * width, parts, &eps, rng)?;
-                // Centred sum in half-units: real = units * 2^(k-1).
-                let half = gr.pow() / 2.0;
-                let mid = (gr.lo as f64 + gr.hi as f64) / 2.0 * gr.pow();
-                let s = (agg.centred + z) as f64 * half;
-                let n = n_noisy.unwrap_or(0) as f64;
-                let mean = (mid + s / n.max(1.0)).clamp(gr.lo_f, gr.hi_f);
-                // 95% overall: each of sum and count inside its 97.5% interval.
-                let shw = dlap_halfwidth(t, 0.025) * half;
-                let nhw = dlap_halfwidth(n_scale, 0.025);
-                let (n_lo, n_hi) = ((n - nhw).max(1.0), (n + nhw).max(1.0));
-                let corners = [
-                    (s - shw) / n_lo,
-                    (s - shw) / n_hi,
-                    (s + shw) / n_lo,
-                    (s + shw) / n_hi,
-                ];
-                let lo = corners.iter().copied().fold(f64::INFINITY, f64::min) + mid;
-                let hi = corners.iter().copied().fold(f64::NEG_INFINITY, f64::max) + mid;
-                Answer {
-                    key,
-                    value: mean,
-                    scale: t * half / n.max(1.0),
-                    ci95: Some([lo.clamp(gr.lo_f, gr.hi_f), hi.clamp(gr.lo_f, gr.hi_f)]),
-                }
+                let width = Nat::from(u128::from(gr.hi.abs_diff(gr.lo)));
+                let (z, t) = noise.draw(g_eff, &c_nat.mul(&width), rng)?;
+                let ns = n_scale.ok_or_else(|| Error::param("mean without a count"))?;
+                answers.push(mean_answer(key, &agg, z, t, n_noisy.unwrap_or(0), ns, &gr));
             }
             (Statistic::Variance(_), Some(gr)) => {
-                let width = u128::from(gr.hi.abs_diff(gr.lo));
-                let (zs, ts) = laplace_noise(gc * width, parts, &eps, rng)?;
-                let (zq, tq) = laplace_noise(gc * width * width, parts, &eps, rng)?;
-                let half = gr.pow() / 2.0;
-                let n = (n_noisy.unwrap_or(0) as f64).max(1.0);
-                let s = (agg.centred + zs) as f64 * half;
-                let q = (agg.centred_sq + zq) as f64 * half * half;
-                let cap = ((gr.hi_f - gr.lo_f) / 2.0).powi(2);
-                let var = (q / n - (s / n).powi(2)).clamp(0.0, cap);
-                let a = 0.05 / 3.0;
-                let (shw, qhw, nhw) = (
-                    dlap_halfwidth(ts, a) * half,
-                    dlap_halfwidth(tq, a) * half * half,
-                    dlap_halfwidth(n_scale, a),
-                );
-                let ns = [(n - nhw).max(1.0), n + nhw];
-                let qn: Vec<f64> = ns
-                    .iter()
-                    .flat_map(|n| [(q - qhw) / n, (q + qhw) / n])
-                    .collect();
-                let sn: Vec<f64> = ns
-                    .iter()
-                    .flat_map(|n| [(s - shw) / n, (s + shw) / n])
-                    .collect();
-                let sn_sq_max = sn.iter().map(|x| x * x).fold(0.0, f64::max);
-                let straddles = sn.iter().any(|x| *x <= 0.0) && sn.iter().any(|x| *x >= 0.0);
-                let sn_sq_min = if straddles {
-                    0.0
-                } else {
-                    sn.iter().map(|x| x * x).fold(f64::INFINITY, f64::min)
-                };
-                let lo = qn.iter().copied().fold(f64::INFINITY, f64::min) - sn_sq_max;
-                let hi = qn.iter().copied().fold(f64::NEG_INFINITY, f64::max) - sn_sq_min;
-                Answer {
-                    key,
-                    value: var,
-                    scale: tq * half * half / n,
-                    ci95: Some([lo.clamp(0.0, cap), hi.clamp(0.0, cap)]),
+                let width = Nat::from(u128::from(gr.hi.abs_diff(gr.lo)));
+                let (zs, ts) = noise.draw(g_eff, &c_nat.mul(&width), rng)?;
+                let (zq, tq) = noise.draw(g_eff, &c_nat.mul(&width).mul(&width), rng)?;
+                let ns = n_scale.ok_or_else(|| Error::param("variance without a count"))?;
+                let n = n_noisy.unwrap_or(0);
+                answers.push(variance_answer(key, &agg, (zs, ts), (zq, tq), n, ns, &gr));
+            }
+            (Statistic::Quantile { q, .. }, Some(gr)) => {
+                let noisy = noisy_bins(bins, &noise, g_eff, &c_nat, rng)?;
+                let edges = edges.as_deref().unwrap_or(&[]);
+                answers.push(quantile_answer(key, &noisy, edges, &prefix_bounds, *q, &gr));
+            }
+            (Statistic::Histogram { bins: nb, .. }, Some(gr)) => {
+                let noisy = noisy_bins(bins, &noise, g_eff, &c_nat, rng)?;
+                let width = (gr.hi_f - gr.lo_f) / f64::from(*nb);
+                for (i, (v, t)) in noisy.iter().enumerate() {
+                    let lo = gr.lo_f + width * i as f64;
+                    let label = format!("[{lo}, {})", lo + width);
+                    let hw = t.halfwidth(0.05);
+                    let v = *v as f64;
+                    let (key, bin) = if grouped {
+                        (key.clone(), Some(label))
+                    } else {
+                        (Some(label), None)
+                    };
+                    answers.push(Answer {
+                        key,
+                        bin,
+                        value: v,
+                        scale: t.value,
+                        ci95: Some([v - hw, v + hw]),
+                    });
                 }
             }
             _ => return Err(Error::param("statistic needs a bounded column")),
-        };
-        answers.push(answer);
+        }
     }
     Ok(Release { answers, loss })
+}
+
+fn noisy_bins<R: RngCore + ?Sized>(
+    bins: &[i128],
+    noise: &Noise,
+    groups: u32,
+    c: &Nat,
+    rng: &mut R,
+) -> Result<Vec<(i128, Scale)>, Error> {
+    bins.iter()
+        .map(|&n| noise.draw(groups, c, rng).map(|(z, t)| (n + z, t)))
+        .collect()
+}
+
+fn mean_answer(
+    key: Option<String>,
+    agg: &Agg,
+    z: i128,
+    t: Scale,
+    n_noisy: i128,
+    n_scale: Scale,
+    gr: &Grid,
+) -> Answer {
+    // Centred sum in half-units: real = units * 2^(k-1).
+    let half = gr.pow() / 2.0;
+    let mid = (gr.lo as f64 + gr.hi as f64) / 2.0 * gr.pow();
+    let s = (agg.centred + z) as f64 * half;
+    let n = n_noisy as f64;
+    let mean = (mid + s / n.max(1.0)).clamp(gr.lo_f, gr.hi_f);
+    // 95% overall: each of sum and count inside its 97.5% interval.
+    let shw = t.halfwidth(0.025) * half;
+    let nhw = n_scale.halfwidth(0.025);
+    let (n_lo, n_hi) = ((n - nhw).max(1.0), (n + nhw).max(1.0));
+    let corners = [
+        (s - shw) / n_lo,
+        (s - shw) / n_hi,
+        (s + shw) / n_lo,
+        (s + shw) / n_hi,
+    ];
+    let lo = corners.iter().copied().fold(f64::INFINITY, f64::min) + mid;
+    let hi = corners.iter().copied().fold(f64::NEG_INFINITY, f64::max) + mid;
+    Answer {
+        key,
+        bin: None,
+        value: mean,
+        scale: t.value * half / n.max(1.0),
+        ci95: Some([lo.clamp(gr.lo_f, gr.hi_f), hi.clamp(gr.lo_f, gr.hi_f)]),
+    }
+}
+
+fn variance_answer(
+    key: Option<String>,
+    agg: &Agg,
+    (zs, ts): (i128, Scale),
+    (zq, tq): (i128, Scale),
+    n_noisy: i128,
+    n_scale: Scale,
+    gr: &Grid,
+) -> Answer {
+    let half = gr.pow() / 2.0;
+    let n = (n_noisy as f64).max(1.0);
+    let s = (agg.centred + zs) as f64 * half;
+    let q = (agg.centred_sq + zq) as f64 * half * half;
+    let cap = ((gr.hi_f - gr.lo_f) / 2.0).powi(2);
+    let var = (q / n - (s / n).powi(2)).clamp(0.0, cap);
+    let a = 0.05 / 3.0;
+    let (shw, qhw, nhw) = (
+        ts.halfwidth(a) * half,
+        tq.halfwidth(a) * half * half,
+        n_scale.halfwidth(a),
+    );
+    let ns = [(n - nhw).max(1.0), n + nhw];
+    let qn: Vec<f64> = ns
+        .iter()
+        .flat_map(|n| [(q - qhw) / n, (q + qhw) / n])
+        .collect();
+    let sn: Vec<f64> = ns
+        .iter()
+        .flat_map(|n| [(s - shw) / n, (s + shw) / n])
+        .collect();
+    let sn_sq_max = sn.iter().map(|x| x * x).fold(0.0, f64::max);
+    let straddles = sn.iter().any(|x| *x <= 0.0) && sn.iter().any(|x| *x >= 0.0);
+    let sn_sq_min = if straddles {
+        0.0
+    } else {
+        sn.iter().map(|x| x * x).fold(f64::INFINITY, f64::min)
+    };
+    let lo = qn.iter().copied().fold(f64::INFINITY, f64::min) - sn_sq_max;
+    let hi = qn.iter().copied().fold(f64::NEG_INFINITY, f64::max) - sn_sq_min;
+    Answer {
+        key,
+        bin: None,
+        value: var,
+        scale: tq.value * half * half / n,
+        ci95: Some([lo.clamp(0.0, cap), hi.clamp(0.0, cap)]),
+    }
+}
+
+/// The `q`-quantile and its 95% interval from a noisy histogram over `edges` (the noisy
+/// cumulative distribution; see `docs/dp.md` §4 for the proof of coverage).
+///
+/// With `P_j` the exact number of values below edge `j` and `P̂_j` its noisy prefix sum, the
+/// half-widths `B_j` hold jointly for every prefix with probability ≥ 95% (union bound over
+/// the `m` prefixes, each at `5%/m`). On that event:
+/// - the lower end is the last edge `c_j` of the initial run with `P̂_j + B_j < q (P̂_m − B_m)`;
+///   there `P_j < q n`, so fewer than `⌈qn⌉` values lie below `c_j` and `c_j ≤ x_(⌈qn⌉)`;
+/// - the upper end is the first edge with `P̂_j − B_j ≥ q (P̂_m + B_m) + 1`; there
+///   `P_j ≥ qn + 1`, so `x_(⌈qn⌉) < c_j`.
+///
+/// The value is where the noisy prefix first reaches `q P̂_m`, interpolated inside its bin;
+/// it lies inside the interval by construction.
+fn quantile_answer(
+    key: Option<String>,
+    noisy: &[(i128, Scale)],
+    edges: &[i64],
+    bounds: &[f64],
+    q: f64,
+    gr: &Grid,
+) -> Answer {
+    let m = noisy.len();
+    let scale = noisy.first().map(|(_, s)| *s);
+    let mut prefix = Vec::with_capacity(m + 1);
+    let mut acc = 0i128;
+    prefix.push(0i128);
+    for (v, _) in noisy {
+        acc += v;
+        prefix.push(acc);
+    }
+    let bound = |j: usize| bounds.get(j).copied().unwrap_or(f64::INFINITY);
+    let edge = |j: usize| edges.get(j).copied().unwrap_or(gr.hi) as f64 * gr.pow();
+    let total = prefix.last().copied().unwrap_or(0) as f64;
+    let b_total = bound(m);
+    let lo_target = q * (total - b_total);
+    let hi_target = q * (total + b_total) + 1.0;
+    let mut lower = gr.lo_f;
+    for j in 1..m {
+        let p = prefix.get(j).copied().unwrap_or(0) as f64;
+        if p + bound(j) < lo_target {
+            lower = edge(j);
+        } else {
+            break;
+        }
+    }
+    let mut upper = gr.hi_f;
+    for j in 1..m {
+        let p = prefix.get(j).copied().unwrap_or(0) as f64;
+        if p - bound(j) >= hi_target {
+            upper = edge(j);
+            break;
+        }
+    }
+    let target = q * total;
+    let value = if total <= 0.0 {
+        gr.lo_f + q * (gr.hi_f - gr.lo_f)
+    } else {
+        let j = (1..=m)
+            .find(|&j| prefix.get(j).copied().unwrap_or(0) as f64 >= target)
+            .unwrap_or(m);
+        let (p0, p1) = (
+            prefix.get(j - 1).copied().unwrap_or(0) as f64,
+            prefix.get(j).copied().unwrap_or(0) as f64,
+        );
+        let frac = if p1 > p0 {
+            ((target - p0) / (p1 - p0)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        edge(j - 1) + frac * (edge(j) - edge(j - 1))
+    };
+    Answer {
+        key,
+        bin: None,
+        value: value.clamp(lower, upper),
+        scale: scale.map_or(0.0, |s| s.value),
+        ci95: Some([lower, upper]),
+    }
 }
 
 /// Contribution bounding: the row indices kept, at most `g` groups per unit and `c` rows per
@@ -802,105 +977,6 @@ fn bound_contributions(data: &Dataset, spec: &QuerySpec, c: u32, g: u32) -> Vec<
         }
     }
     kept
-}
-
-#[allow(clippy::too_many_arguments)]
-fn quantile<R: RngCore + ?Sized>(
-    data: &Dataset,
-    kept: &[usize],
-    grid: &Grid,
-    q: f64,
-    bins: u32,
-    c: u32,
-    eps: &Ratio,
-    rng: &mut R,
-) -> Result<Answer, Error> {
-    let values = data.values.as_deref().unwrap_or(&[]);
-    let mut xs: Vec<i64> = kept
-        .iter()
-        .filter_map(|&r| values.get(r).map(|&v| grid.encode(v)))
-        .collect();
-    xs.sort_unstable();
-    // q = p / 2^s exactly; score_c = |(2^s - p) lt(c) - p gt(c)|, sensitivity c·max(p, 2^s-p).
-    let qr = Ratio::from_f64(q)?;
-    let (p, d) = match (qr.numer().to_u128(), qr.denom().to_u128()) {
-        (Some(p), Some(d)) if d <= 1 << 40 => (p, d),
-        _ => {
-            // Round q to 40 bits (public parameter; exactness of the score is what matters).
-            let d = 1u128 << 40;
-            ((q * (d as f64)).round() as u128, d)
-        }
-    };
-    let (p, d) = (
-        i128::try_from(p).unwrap_or(0),
-        i128::try_from(d).unwrap_or(1),
-    );
-    let span = grid.hi - grid.lo;
-    let candidates: Vec<i64> = (0..=bins)
-        .map(|i| grid.lo + ((i128::from(span) * i128::from(i)) / i128::from(bins)) as i64)
-        .collect();
-    let n = xs.len() as i128;
-    let qualities: Vec<i128> = candidates
-        .iter()
-        .map(|&cand| {
-            let lt = xs.partition_point(|&x| x < cand) as i128;
-            let le = xs.partition_point(|&x| x <= cand) as i128;
-            let gt = n - le;
-            -((d - p) * lt - p * gt).abs()
-        })
-        .collect();
-    let sens = u64::try_from(i128::from(c) * p.max(d - p)).unwrap_or(u64::MAX);
-    let pick = permute_and_flip(&qualities, sens, eps, rng)?;
-    let value = candidates.get(pick).copied().unwrap_or(grid.lo) as f64 * grid.pow();
-    // Rank-space scale of the selection: 2Δ/ε in ranks (Δ/d ranks per unit of score).
-    let rank_scale = 2.0 * f64::from(c) * (p.max(d - p) as f64 / d as f64) / eps.to_f64();
-    Ok(Answer {
-        key: None,
-        value,
-        scale: rank_scale,
-        ci95: None,
-    })
-}
-
-fn histogram<R: RngCore + ?Sized>(
-    data: &Dataset,
-    kept: &[usize],
-    grid: &Grid,
-    bins: u32,
-    c: u32,
-    eps: &Ratio,
-    rng: &mut R,
-) -> Result<Vec<Answer>, Error> {
-    let values = data.values.as_deref().unwrap_or(&[]);
-    let span = (grid.hi - grid.lo) as f64;
-    let mut counts = vec![0i128; bins as usize];
-    for &r in kept {
-        let Some(&v) = values.get(r) else { continue };
-        let u = grid.encode(v);
-        let b = if span > 0.0 {
-            (((u - grid.lo) as f64 / span) * f64::from(bins)).floor() as usize
-        } else {
-            0
-        };
-        if let Some(slot) = counts.get_mut(b.min(bins as usize - 1)) {
-            *slot += 1;
-        }
-    }
-    let width = (grid.hi_f - grid.lo_f) / f64::from(bins);
-    let mut out = Vec::with_capacity(counts.len());
-    for (i, n) in counts.iter().enumerate() {
-        let (z, t) = laplace_noise(u128::from(c), 1, eps, rng)?;
-        let v = (n + z) as f64;
-        let hw = dlap_halfwidth(t, 0.05);
-        let lo = grid.lo_f + width * i as f64;
-        out.push(Answer {
-            key: Some(format!("[{lo}, {})", lo + width)),
-            value: v,
-            scale: t,
-            ci95: Some([v - hw, v + hw]),
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

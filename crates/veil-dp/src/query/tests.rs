@@ -1,3 +1,4 @@
+use super::noise::Noise;
 use super::*;
 use crate::rng::SecureRng;
 
@@ -201,4 +202,217 @@ fn csv_errors_name_record_and_column_but_never_the_value() {
     let good = "name,salary\nalice,10\nbob,20\n";
     let d = Dataset::from_csv_reader(good.as_bytes(), "people.csv", &spec).unwrap();
     assert_eq!(d.len(), 2);
+}
+
+/// The exact sample quantile the CI must cover: the ⌈qn⌉-th smallest clamped value.
+fn exact_quantile(values: &[f64], q: f64, lo: f64, hi: f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().map(|x| x.clamp(lo, hi)).collect();
+    v.sort_by(f64::total_cmp);
+    let k = ((q * v.len() as f64).ceil() as usize).max(1);
+    v[k - 1]
+}
+
+#[test]
+fn quantile_confidence_intervals_cover_the_exact_quantile() {
+    // Three shapes: skewed, all tied on a value between bin edges (the case where a
+    // selection mechanism alone cannot support an interval), and sparse with a gap.
+    let skewed: Vec<f64> = (0..3000)
+        .map(|i| f64::from(i % 97).powi(2) / 94.0)
+        .collect();
+    let tied = vec![37.3; 800];
+    let gap: Vec<f64> = (0..400)
+        .map(|i| {
+            if i % 3 == 0 {
+                12.0
+            } else {
+                80.0 + f64::from(i % 7)
+            }
+        })
+        .collect();
+    let mut rng = SecureRng::seeded_for_tests(70);
+    for (name, values) in [("skewed", skewed), ("tied", tied), ("gap", gap)] {
+        for q in [0.1, 0.5, 0.9] {
+            let truth = exact_quantile(&values, q, 0.0, 100.0);
+            let data = Dataset::from_columns(Some(values.clone()), None, None).unwrap();
+            let spec = QuerySpec::new(
+                Statistic::Quantile {
+                    column: col("x", Some(0.0), Some(100.0)),
+                    q,
+                    bins: 50,
+                },
+                1.0,
+            );
+            let trials = 300;
+            let (mut covered, mut width) = (0, 0.0);
+            for _ in 0..trials {
+                let a = &run(&spec, &data, &mut rng).unwrap().answers[0];
+                let [lo, hi] = a.ci95.unwrap();
+                assert!(lo <= a.value && a.value <= hi, "{name} q={q}: {a:?}");
+                if lo <= truth && truth <= hi {
+                    covered += 1;
+                }
+                width += hi - lo;
+            }
+            // Nominal >= 95%; at n = 300 a 6-sigma binomial slack is about 7.5%.
+            assert!(covered >= 262, "{name} q={q}: coverage {covered}/{trials}");
+            // Informative: much narrower than the declared range on average.
+            let mean_width = width / f64::from(trials);
+            assert!(mean_width < 40.0, "{name} q={q}: mean width {mean_width}");
+        }
+    }
+}
+
+#[test]
+fn a_quantile_interval_built_on_too_little_noise_fails_coverage() {
+    // The pair of the coverage test: the same interval computed as if the noise were 20×
+    // smaller than it is (ε claimed 20, noise drawn for 1) must miss far more than 5%.
+    let values: Vec<f64> = (0..200).map(|i| f64::from(i % 100)).collect();
+    let truth = exact_quantile(&values, 0.5, 0.0, 100.0);
+    let data = Dataset::from_columns(Some(values), None, None).unwrap();
+    let stat = Statistic::Quantile {
+        column: col("x", Some(0.0), Some(100.0)),
+        q: 0.5,
+        bins: 100,
+    };
+    let mut rng = SecureRng::seeded_for_tests(71);
+    let honest = QuerySpec::new(stat.clone(), 1.0);
+    let grid = Grid::new(0.0, 100.0);
+    let edges = grid.edges(100);
+    let true_bins = {
+        let mut b = vec![0i128; 100];
+        for i in 0..200 {
+            b[i % 100] += 1;
+        }
+        b
+    };
+    let weak = Noise::new(Privacy::Laplace { epsilon: 20.0 }, 1).unwrap();
+    let strong = Noise::new(Privacy::Laplace { epsilon: 1.0 }, 1).unwrap();
+    let one = Nat::from(1u64);
+    let s = weak.scale(1, &one).unwrap();
+    let bounds: Vec<f64> = (0..=100)
+        .map(|j| s.sum_halfwidth(j, 0.05 / 100.0))
+        .collect();
+    let mut missed = 0;
+    for _ in 0..300 {
+        let noisy = noisy_bins(&true_bins, &strong, 1, &one, &mut rng).unwrap();
+        let a = quantile_answer(None, &noisy, &edges, &bounds, 0.5, &grid);
+        let [lo, hi] = a.ci95.unwrap();
+        if !(lo <= truth && truth <= hi) {
+            missed += 1;
+        }
+    }
+    assert!(missed > 60, "missed only {missed}/300");
+    // And the honest run of the same data is answered normally.
+    assert!(run(&honest, &data, &mut rng).is_ok());
+}
+
+#[test]
+fn quantiles_and_histograms_group_by() {
+    let data = ages();
+    let mut rng = SecureRng::seeded_for_tests(72);
+    let quant = |q| Statistic::Quantile {
+        column: col("age", Some(0.0), Some(100.0)),
+        q,
+        bins: 100,
+    };
+    // Public keys: one answer per key, even for an absent key.
+    let mut spec = QuerySpec::new(quant(0.5), 1e4);
+    spec.group_by = Some("g".to_owned());
+    spec.public_keys = Some(vec!["a".into(), "b".into(), "zzz".into()]);
+    let r = run(&spec, &data, &mut rng).unwrap();
+    let keys: Vec<_> = r.answers.iter().map(|a| a.key.clone().unwrap()).collect();
+    assert_eq!(keys, ["a", "b", "zzz"]);
+    // Group a holds the even ages (median 48), group b the odd ones (median 49).
+    assert!(
+        (r.answers[0].value - 49.0).abs() <= 1.5,
+        "{:?}",
+        r.answers[0]
+    );
+    assert!(
+        (r.answers[1].value - 50.0).abs() <= 1.5,
+        "{:?}",
+        r.answers[1]
+    );
+    // Private partitions: both groups are large, both released; loss is (ε, δ).
+    spec.public_keys = None;
+    spec.delta = 1e-6;
+    let r = run(&spec, &data, &mut rng).unwrap();
+    assert_eq!(r.answers.len(), 2);
+    assert!(matches!(r.loss, PrivacyLoss::Approx { .. }));
+    // Histogram by group: key is the group, bin the interval.
+    let mut h = QuerySpec::new(
+        Statistic::Histogram {
+            column: col("age", Some(0.0), Some(100.0)),
+            bins: 2,
+        },
+        1e4,
+    );
+    h.group_by = Some("g".to_owned());
+    h.public_keys = Some(vec!["a".into(), "b".into()]);
+    let r = run(&h, &data, &mut rng).unwrap();
+    let got: Vec<(String, String, f64)> = r
+        .answers
+        .iter()
+        .map(|a| (a.key.clone().unwrap(), a.bin.clone().unwrap(), a.value))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a".into(), "[0, 50)".into(), 250.0),
+            ("a".into(), "[50, 100)".into(), 250.0),
+            ("b".into(), "[0, 50)".into(), 250.0),
+            ("b".into(), "[50, 100)".into(), 250.0),
+        ]
+    );
+    // Contribution bounding applies: heavy keeps 1 row, so 901 rows in all.
+    h.privacy_unit = Some("person".into());
+    let total: f64 = run(&h, &data, &mut rng)
+        .unwrap()
+        .answers
+        .iter()
+        .map(|a| a.value)
+        .sum();
+    assert_eq!(total, 901.0);
+}
+
+#[test]
+fn gaussian_queries_spend_zcdp_and_their_intervals_cover() {
+    let data = ages();
+    let mut rng = SecureRng::seeded_for_tests(73);
+    let spec = QuerySpec::with_privacy(Statistic::Count, Privacy::Gaussian { rho: 0.125 });
+    let r = run(&spec, &data, &mut rng).unwrap();
+    assert_eq!(r.loss, PrivacyLoss::Zcdp { rho: 0.125 });
+    // σ² = Δ²/(2ρ) = 4: σ = 2.
+    assert!((r.answers[0].scale - 2.0).abs() < 1e-12);
+    let trials = 2000;
+    let covered = (0..trials)
+        .filter(|_| {
+            let [lo, hi] = run(&spec, &data, &mut rng).unwrap().answers[0]
+                .ci95
+                .unwrap();
+            lo <= 1000.0 && 1000.0 <= hi
+        })
+        .count();
+    assert!(covered >= 1840, "coverage {covered}/{trials}");
+    assert!(
+        covered < trials,
+        "the interval never missed: it is too wide"
+    );
+    // A grouped mean with public keys: L2 sensitivity sqrt(G)·C·width.
+    let mut m = QuerySpec::with_privacy(
+        Statistic::Mean(col("age", Some(0.0), Some(100.0))),
+        Privacy::Gaussian { rho: 1e6 },
+    );
+    m.group_by = Some("g".into());
+    m.public_keys = Some(vec!["a".into(), "b".into()]);
+    let r = run(&m, &data, &mut rng).unwrap();
+    assert!(
+        (r.answers[0].value - 49.0).abs() < 0.5,
+        "{:?}",
+        r.answers[0]
+    );
+    // Private partition selection is refused: its δ does not fit a zCDP budget.
+    m.public_keys = None;
+    m.delta = 1e-6;
+    assert_eq!(m.loss().unwrap_err().kind(), ErrorKind::MissingBounds);
 }
