@@ -56,10 +56,10 @@ async fn wait_ready(client: &reqwest::Client, url: &str, key: Option<&str>, body
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
-        if let Ok(response) = request.send().await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = request.send().await
+            && response.status().is_success()
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

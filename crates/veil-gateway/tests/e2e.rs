@@ -29,7 +29,7 @@ use veil_testkit::{ANSWER, Mode, TestUpstream};
 /// Which store the gateway under test runs on.
 enum Backend {
     Sqlite,
-    Postgres(PgConnectOptions),
+    Postgres(Box<PgConnectOptions>),
 }
 
 /// A fresh PostgreSQL schema for one test case.
@@ -87,7 +87,7 @@ macro_rules! e2e {
                 #[tokio::test]
                 async fn $name() {
                     if let Some(pg) = super::Pg::create().await {
-                        super::$name(super::Backend::Postgres(pg.options())).await;
+                        super::$name(super::Backend::Postgres(Box::new(pg.options()))).await;
                         pg.drop_schema().await;
                     }
                 }
@@ -133,7 +133,7 @@ impl Harness {
             Backend::Sqlite => Store::open_sqlite(&dir.path().join("veil.db"))
                 .await
                 .unwrap(),
-            Backend::Postgres(options) => Store::open_postgres(options).await.unwrap(),
+            Backend::Postgres(options) => Store::open_postgres(*options).await.unwrap(),
         };
         let (admin, _) = create_key(
             &store,
