@@ -6,6 +6,12 @@
 //! test upstream, the gateway (SQLite store, durable request records) and the load
 //! generator. Latency is measured open-loop at a fixed rate from each request's scheduled
 //! start, alternating direct and gateway phases so both see the same machine.
+//!
+//! A peer proxy (LiteLLM) joins the same run with `--peer URL --peer-key KEY`: start it
+//! against `--upstream ADDR` (the test upstream then listens there; the peer must serve the
+//! model `up`). The peer is measured at `--peer-rate N` (default 100/s), together with
+//! direct and gateway phases at that same rate, and in the closed-loop phase.
+//! `scripts/bench-gateway` does all of this.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -22,7 +28,6 @@ use veil_gateway::auth::{NewKey, create_key};
 use veil_gateway::config::Config;
 use veil_gateway::server::Gateway;
 use veil_store::{KeyLimits, Store};
-use veil_testkit::TestUpstream;
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -31,6 +36,34 @@ fn arg(name: &str, default: u64) -> u64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+fn text_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// Waits (up to 300 s) until `url` answers a chat with 200: the peer may still be starting.
+async fn wait_ready(client: &reqwest::Client, url: &str, key: Option<&str>, body: &[u8]) {
+    for _ in 0..600 {
+        let mut request = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Ok(response) = request.send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("peer `{url}` never answered 200");
 }
 
 /// A 2 KB chat request (JSON body of about 2048 bytes).
@@ -156,17 +189,25 @@ fn main() {
     let rate = arg("--rate", 1000);
     let secs = arg("--secs", 5);
     let concurrency = arg("--concurrency", 32);
+    let peer_rate = arg("--peer-rate", 100);
+    let upstream_addr = text_arg("--upstream").unwrap_or_else(|| "127.0.0.1:0".into());
+    let peer = text_arg("--peer");
+    let peer_key = text_arg("--peer-key");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let upstream = TestUpstream::start().await;
+        let upstream_listener = tokio::net::TcpListener::bind(&upstream_addr).await.unwrap();
+        let upstream_base = format!("http://{}/v1", upstream_listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(upstream_listener, veil_testkit::app()).await.unwrap();
+        });
         let dir = tempfile::tempdir().unwrap();
         let text = format!(
             "[models.up]\nbase_url = \"{}\"\n[log]\nlevel = \"warn\"\n[throttle.tenant]\nrequests_per_minute = 0\ntokens_per_minute = 0\nmax_concurrent = 0\n",
-            upstream.base_url()
+            upstream_base
         );
         let settings = Config::from_toml_str(&text, "bench").unwrap().validate().unwrap();
         let store = Store::open_sqlite(&dir.path().join("veil.db")).await.unwrap();
@@ -194,7 +235,7 @@ fn main() {
             .build()
             .unwrap();
         let body = body();
-        let direct = format!("{}/chat/completions", upstream.base_url());
+        let direct = format!("{upstream_base}/chat/completions");
         let through = format!("http://{addr}/v1/chat/completions");
         println!("request body: {} bytes; rate {rate}/s; {secs} s per phase", body.len());
         // Warm up pools and caches.
@@ -222,5 +263,38 @@ fn main() {
         println!("throughput (closed loop, {concurrency} connections, {secs} s):");
         println!("direct   {direct_rps:.0} req/s (failed {f1})");
         println!("gateway  {gateway_rps:.0} req/s (failed {f2})");
+        if let Some(peer) = peer {
+            let peer_key = peer_key.as_deref();
+            wait_ready(&client, &peer, peer_key, &body).await;
+            fixed_rate(&client, &peer, peer_key, &body, peer_rate, 1).await;
+            let (mut d, mut g, mut p) = (Vec::new(), Vec::new(), Vec::new());
+            let mut errors = [0u64; 3];
+            for _round in 0..2 {
+                let (v, e) = fixed_rate(&client, &direct, None, &body, peer_rate, secs).await;
+                d.extend(v);
+                errors[0] += e;
+                let (v, e) = fixed_rate(&client, &through, Some(&key), &body, peer_rate, secs).await;
+                g.extend(v);
+                errors[1] += e;
+                let (v, e) = fixed_rate(&client, &peer, peer_key, &body, peer_rate, secs).await;
+                p.extend(v);
+                errors[2] += e;
+            }
+            for v in [&mut d, &mut g, &mut p] {
+                v.sort_by(f64::total_cmp);
+            }
+            println!("side by side at {peer_rate}/s (errors direct/gateway/peer {errors:?}):");
+            let (d50, d99) = (percentile(&d, 0.5), percentile(&d, 0.99));
+            for (name, v) in [("direct", &d), ("gateway", &g), ("peer", &p)] {
+                let (p50, p99) = (percentile(v, 0.5), percentile(v, 0.99));
+                println!(
+                    "{name:8} p50 {p50:.3} ms  p99 {p99:.3} ms  added p50 {:.3} ms  p99 {:.3} ms",
+                    p50 - d50,
+                    p99 - d99
+                );
+            }
+            let (peer_rps, f3) = closed_loop(&client, &peer, peer_key, &body, concurrency, secs).await;
+            println!("peer     {peer_rps:.0} req/s closed loop (failed {f3})");
+        }
     });
 }

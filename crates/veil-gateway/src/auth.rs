@@ -1,4 +1,9 @@
-//! API keys and the [`Principal`] they authenticate.
+//! API keys, JWT bearer tokens, and the [`Principal`] either authenticates.
+//!
+//! Both arrive as `Authorization: Bearer …`. A value shaped like a Veil key (`veil_` and 43
+//! characters) is looked up as a key; when `[auth.jwt]` is configured, a value shaped like a
+//! JWT is verified by [`crate::jwt::JwtVerifier`]. Anything else, and every failure of
+//! either kind, is the same 401.
 //!
 //! A key is `veil_` followed by 256 random bits in unpadded base64url (43 characters). It
 //! is shown once and stored only as its SHA-256. A fast hash is right here: the key carries
@@ -18,6 +23,7 @@ use veil_detect::Sensitive;
 use veil_store::{KeyLimits, KeyRecord, KeyStore, Store, StoreError};
 
 use crate::error::GatewayError;
+use crate::jwt::{JwtVerifier, looks_like_jwt};
 
 /// Prefix of every Veil API key (lets secret scanners recognise leaked keys).
 pub const KEY_PREFIX: &str = "veil_";
@@ -138,15 +144,26 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Pulls the bearer token from `Authorization`, if it has the shape of a Veil key.
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// Pulls the bearer value from `Authorization`.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))?
         .trim();
-    // 5 + 43 characters; anything else cannot be a key, so skip the lookup.
-    (token.len() == KEY_PREFIX.len() + 43 && token.starts_with(KEY_PREFIX)).then_some(token)
+    Some(token)
+}
+
+/// True when a bearer value has the shape of a Veil key: 5 + 43 characters. Anything else
+/// cannot be a key, so the lookup is skipped.
+fn is_key_shaped(token: &str) -> bool {
+    token.len() == KEY_PREFIX.len() + 43 && token.starts_with(KEY_PREFIX)
+}
+
+/// Pulls the bearer token from `Authorization`, if it has the shape of a Veil key.
+#[cfg(test)]
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    bearer_token(headers).filter(|t| is_key_shaped(t))
 }
 
 /// Authenticates callers, keeping recently seen keys in memory.
@@ -159,6 +176,8 @@ pub struct Authenticator {
     store: Store,
     cache: Arc<Mutex<HashMap<String, (KeyRecord, Instant)>>>,
     ttl: Duration,
+    /// JWT verification, when `[auth.jwt]` is configured.
+    jwt: Option<Arc<JwtVerifier>>,
 }
 
 /// Upper bound on cached keys; the cache is cleared when it is reached.
@@ -171,13 +190,38 @@ impl Authenticator {
             store,
             cache: Arc::default(),
             ttl: Duration::from_secs(5),
+            jwt: None,
         }
+    }
+
+    /// Also accepts JWT bearer tokens verified by `verifier`.
+    pub fn with_jwt(mut self, verifier: Arc<JwtVerifier>) -> Self {
+        self.jwt = Some(verifier);
+        self
+    }
+
+    /// The JWT verifier, when configured.
+    pub fn jwt(&self) -> Option<&Arc<JwtVerifier>> {
+        self.jwt.as_ref()
     }
 
     /// Headers -> principal, or 401 for every kind of failure. A storage failure is a 503:
     /// it says nothing about the key either.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, GatewayError> {
-        let token = bearer(headers).ok_or_else(GatewayError::unauthorized)?;
+        let token = bearer_token(headers).ok_or_else(GatewayError::unauthorized)?;
+        if is_key_shaped(token) {
+            return self.authenticate_key(token).await;
+        }
+        match &self.jwt {
+            Some(jwt) if looks_like_jwt(token) => jwt
+                .verify(token)
+                .await
+                .ok_or_else(GatewayError::unauthorized),
+            _ => Err(GatewayError::unauthorized()),
+        }
+    }
+
+    async fn authenticate_key(&self, token: &str) -> Result<Principal, GatewayError> {
         let hash = hash_key(token);
         let now = unix_now();
         let cached = self

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use veil_detect::{DataClass, Sensitive};
 
 use crate::env::{self, EnvError};
+use crate::jwt::JwtSettings;
 
 /// The model name served by the built-in echo upstream in zero-config mode.
 pub const ECHO_MODEL: &str = "echo";
@@ -34,6 +35,69 @@ pub struct Config {
     pub models: BTreeMap<String, ModelConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// How callers authenticate besides API keys.
+    pub auth: AuthConfig,
+}
+
+/// Authentication besides Veil's own API keys (which are always on).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// JWT bearer tokens from an OpenID Connect provider; off when absent.
+    pub jwt: Option<JwtConfig>,
+}
+
+/// `[auth.jwt]`: accept the provider's access tokens as bearer tokens.
+///
+/// A token is accepted when its signature verifies with a key of the provider's JWKS (chosen
+/// by `kid`), its algorithm is listed in `algorithms`, `iss` equals `issuer`, `aud` names one
+/// of `audience`, `exp` has not passed and `nbf` has (both with `leeway_secs`), and it has a
+/// `sub` and a tenant. Its claims become the same principal an API key gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtConfig {
+    /// The provider's JWKS: an `https://` URL (fetched at startup, then every
+    /// `refresh_secs`, and again when a token names an unknown key) or a file path.
+    pub jwks: String,
+    /// The required `iss` claim, for example `https://login.example.com/realms/main`.
+    pub issuer: String,
+    /// Accepted `aud` values; a token must name at least one. Required: a token meant for
+    /// another service of the same provider must not open the gateway.
+    pub audience: Vec<String>,
+    /// Signature algorithms accepted. Public-key ones only (RS*, PS*, ES256, ES384, EdDSA):
+    /// symmetric HS* is refused so that a public key can never serve as an HMAC secret.
+    pub algorithms: Vec<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Seconds between scheduled JWKS reloads.
+    pub refresh_secs: u64,
+    /// The claim holding the tenant (dotted paths such as `org.id` reach nested claims).
+    pub tenant_claim: String,
+    /// A fixed tenant for every token of this provider; when set, `tenant_claim` is unused.
+    pub tenant: Option<String>,
+    /// The claim holding roles: an array of strings or a space-separated string (`scope`).
+    /// Keycloak puts them under `realm_access.roles`.
+    pub roles_claim: String,
+    /// Provider role -> Veil role (`"veil-admins" = "admin"`). When set, only mapped roles
+    /// are granted; when empty, provider roles are taken as they are.
+    pub role_map: BTreeMap<String, String>,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            jwks: String::new(),
+            issuer: String::new(),
+            audience: Vec::new(),
+            algorithms: vec!["RS256".into(), "ES256".into()],
+            leeway_secs: 60,
+            refresh_secs: 300,
+            tenant_claim: "tenant".into(),
+            tenant: None,
+            roles_claim: "roles".into(),
+            role_map: BTreeMap::new(),
+        }
+    }
 }
 
 /// Listener settings.
@@ -44,7 +108,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Directory for the SQLite database and the root key file (created, mode 0700).
     pub data_dir: PathBuf,
-    /// TLS certificate and key; plain HTTP when absent (put a TLS proxy in front then).
+    /// TLS certificate and key (PEM files), served with rustls; plain HTTP when absent (put a
+    /// TLS proxy in front then).
     pub tls: Option<TlsConfig>,
 }
 
@@ -58,13 +123,13 @@ impl Default for ServerConfig {
     }
 }
 
-/// PEM files for TLS.
+/// PEM files for TLS (`[server.tls]`); read and checked at startup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
-    /// Certificate chain (PEM).
+    /// Certificate chain (PEM), leaf first.
     pub cert: PathBuf,
-    /// Private key (PEM).
+    /// Private key (PEM: PKCS#8, PKCS#1 or SEC1). Keep it readable by the gateway alone.
     pub key: PathBuf,
 }
 
@@ -279,6 +344,12 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// `[auth.jwt]` is invalid.
+    #[error("auth.jwt: {0}")]
+    Jwt(String),
+    /// `[server.tls]` cannot be loaded.
+    #[error("server.tls: {0}")]
+    Tls(String),
     /// A limit is out of range.
     #[error("limits.{field}: {reason}")]
     Limit {
@@ -356,9 +427,19 @@ impl Config {
         for (name, model) in &self.models {
             models.insert(name.clone(), resolve_model(name, model)?);
         }
+        let jwt = match &self.auth.jwt {
+            Some(jwt) => Some(JwtSettings::from_config(jwt).map_err(ConfigError::Jwt)?),
+            None => None,
+        };
+        let tls = match &self.server.tls {
+            Some(tls) => Some(crate::tls::acceptor(tls).map_err(ConfigError::Tls)?),
+            None => None,
+        };
         Ok(Settings {
             config: self.clone(),
             models,
+            jwt,
+            tls,
         })
     }
 
@@ -465,6 +546,10 @@ pub struct Settings {
     pub config: Config,
     /// The routing table, by public model name.
     pub models: BTreeMap<String, ResolvedModel>,
+    /// JWT verification, when `[auth.jwt]` is configured.
+    pub jwt: Option<JwtSettings>,
+    /// The TLS acceptor, when `[server.tls]` is configured.
+    pub tls: Option<crate::tls::TlsAcceptor>,
 }
 
 /// The example config shipped in `docs/veil.example.toml`, parsed by a test.
@@ -541,6 +626,44 @@ mod tests {
             Some("http://x/v1")
         );
         assert!(!settings.models.contains_key("echo"));
+    }
+
+    #[test]
+    fn jwt_section_parses_and_validates() {
+        let text = "[auth.jwt]\njwks = \"https://idp.test/certs\"\nissuer = \"https://idp.test\"\n\
+                    audience = [\"veil\"]\nroles_claim = \"realm_access.roles\"\n\
+                    [auth.jwt.role_map]\n\"veil-admins\" = \"admin\"\n";
+        let settings = Config::from_toml_str(text, "t")
+            .unwrap()
+            .validate()
+            .unwrap();
+        let jwt = settings.jwt.unwrap();
+        assert_eq!(
+            jwt.source,
+            crate::jwt::JwksSource::Url("https://idp.test/certs".into())
+        );
+        assert_eq!(jwt.leeway, Duration::from_secs(60));
+        assert_eq!(jwt.role_map["veil-admins"], "admin");
+        let missing_audience = "[auth.jwt]\njwks = \"k.json\"\nissuer = \"https://idp.test\"\n";
+        let err = Config::from_toml_str(missing_audience, "t")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("auth.jwt: `audience`"), "{err}");
+    }
+
+    #[test]
+    fn missing_tls_files_stop_validation_naming_the_file() {
+        let text = "[server]\ntls = { cert = \"/nonexistent/cert.pem\", key = \"/nonexistent/key.pem\" }\n";
+        let err = Config::from_toml_str(text, "t")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("server.tls: certificate `/nonexistent/cert.pem`"),
+            "{text}"
+        );
     }
 
     #[test]

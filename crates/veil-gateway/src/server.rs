@@ -44,6 +44,9 @@ pub enum StartError {
     /// An environment variable is unusable.
     #[error(transparent)]
     Env(#[from] env::EnvError),
+    /// The JWT provider's keys could not be loaded.
+    #[error("auth.jwt: {0}")]
+    Jwks(#[from] crate::jwt::JwksError),
 }
 
 fn data_dir_err(path: &Path) -> impl Fn(io::Error) -> StartError + '_ {
@@ -143,6 +146,10 @@ impl Gateway {
         let store = open_store(&settings).await?;
         let bootstrap = bootstrap_admin(&store).await?;
         let state = AppState::new(settings, store, root.expose())?;
+        // Fail at startup, not on the first token, when the provider's keys cannot be had.
+        if let Some(jwt) = state.auth.jwt() {
+            jwt.refresh().await?;
+        }
         Ok((Self { state }, bootstrap))
     }
 
@@ -168,13 +175,15 @@ impl Gateway {
     }
 
     /// Serves on `listener` until `shutdown` resolves, then drains connections (up to
-    /// 30 s) and closes the store.
+    /// 30 s) and closes the store. Speaks TLS when `[server.tls]` is configured.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> io::Result<()> {
         let limits = self.state.settings.config.limits.clone();
+        let tls = self.state.settings.tls.clone();
+        let handshake_timeout = Duration::from_secs(limits.header_read_timeout_secs);
         let router = self.router();
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
@@ -193,13 +202,47 @@ impl Gateway {
             };
             let _ = stream.set_nodelay(true);
             let service = TowerToHyperService::new(router.clone());
-            let conn = http1_builder(&limits).serve_connection(TokioIo::new(stream), service);
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(err) = conn.await {
-                    tracing::debug!(error = %err, "connection ended with an error");
+            let builder = http1_builder(&limits);
+            let watcher = graceful.watcher();
+            match tls.clone() {
+                None => {
+                    let conn =
+                        watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        if let Err(err) = conn.await {
+                            tracing::debug!(error = %err, "connection ended with an error");
+                        }
+                    });
                 }
-            });
+                Some(tls) => {
+                    // The handshake runs in the connection's task, under the header-read
+                    // timeout, so a client that stalls it holds neither the accept loop
+                    // nor a connection slot for long.
+                    tokio::spawn(async move {
+                        let stream = match tokio::time::timeout(
+                            handshake_timeout,
+                            tls.inner().accept(stream),
+                        )
+                        .await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(err)) => {
+                                tracing::debug!(error = %err, "tls handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!("tls handshake timed out");
+                                return;
+                            }
+                        };
+                        let conn =
+                            watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
+                        if let Err(err) = conn.await {
+                            tracing::debug!(error = %err, "connection ended with an error");
+                        }
+                    });
+                }
+            }
         }
         drop(listener);
         if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())

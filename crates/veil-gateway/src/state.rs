@@ -8,6 +8,7 @@ use veil_store::Store;
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::error::GatewayError;
+use crate::jwt::JwtVerifier;
 use crate::metrics::Metrics;
 use crate::recorder::Recorder;
 use crate::throttle::Throttle;
@@ -46,7 +47,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state; spawns the record writer, so call it inside a tokio runtime.
+    /// Builds the state; spawns the record writer (and the JWKS refresher when JWT is on), so
+    /// call it inside a tokio runtime.
     pub fn new(
         settings: Settings,
         store: Store,
@@ -54,8 +56,14 @@ impl AppState {
     ) -> Result<Self, GatewayError> {
         let upstreams = Upstreams::new(&settings.models)?;
         let request_hash_key = derive_key(root_key, b"veil/request-hash/v1");
+        let mut auth = Authenticator::new(store.clone());
+        if let Some(jwt) = &settings.jwt {
+            let verifier = Arc::new(JwtVerifier::new(jwt.clone()));
+            verifier.spawn_refresher();
+            auth = auth.with_jwt(verifier);
+        }
         Ok(Self(Arc::new(Inner {
-            auth: Authenticator::new(store.clone()),
+            auth,
             throttle: Throttle::new(settings.config.throttle.clone()),
             recorder: Recorder::spawn(store.clone()),
             metrics: Metrics::new(),

@@ -1,4 +1,10 @@
 //! End to end: a real gateway on 127.0.0.1:0 in front of the real test upstream.
+//!
+//! Every test runs twice: on SQLite (module `sqlite`) and on PostgreSQL (module `postgres`)
+//! when `VEIL_TEST_POSTGRES_URL` is set (for example
+//! `postgres://postgres@127.0.0.1:5432/test`). Each PostgreSQL case gets a fresh schema,
+//! dropped at its end, so runs in parallel do not meet; without the variable the PostgreSQL
+//! cases print a notice and pass.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -6,17 +12,89 @@
     clippy::indexing_slicing
 )]
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use veil_gateway::auth::{NewKey, create_key, unix_now};
 use veil_gateway::config::Config;
 use veil_gateway::server::Gateway;
-use veil_store::{ExchangeStore, KeyLimits, RecordKind, Store};
+use veil_store::{ExchangeStore, KeyLimits, PgConnectOptions, RecordKind, Store};
 use veil_testkit::{ANSWER, Mode, TestUpstream};
+
+/// Which store the gateway under test runs on.
+enum Backend {
+    Sqlite,
+    Postgres(Box<PgConnectOptions>),
+}
+
+/// A fresh PostgreSQL schema for one test case.
+struct Pg {
+    url: String,
+    schema: String,
+}
+
+impl Pg {
+    /// Creates the schema, or prints a notice and returns `None` without the variable.
+    async fn create() -> Option<Self> {
+        let Ok(url) = std::env::var("VEIL_TEST_POSTGRES_URL") else {
+            eprintln!("notice: VEIL_TEST_POSTGRES_URL is unset, skipping the PostgreSQL case");
+            return None;
+        };
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).unwrap();
+        let schema = format!("veil_gw_test_{}", hex::encode(bytes));
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        Some(Self { url, schema })
+    }
+
+    fn options(&self) -> PgConnectOptions {
+        PgConnectOptions::from_str(&self.url)
+            .unwrap()
+            .options([("search_path", self.schema.as_str())])
+    }
+
+    async fn drop_schema(self) {
+        let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.schema))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Expands each `async fn(Backend)` case into a SQLite test and a PostgreSQL test.
+macro_rules! e2e {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(pg) = super::Pg::create().await {
+                        super::$name(super::Backend::Postgres(Box::new(pg.options()))).await;
+                        pg.drop_schema().await;
+                    }
+                }
+            )*
+        }
+    };
+}
 
 struct Harness {
     base: String,
@@ -29,13 +107,13 @@ struct Harness {
 }
 
 impl Harness {
-    async fn start() -> Self {
-        Self::with_config("").await
+    async fn start(backend: Backend) -> Self {
+        Self::with_config(backend, "").await
     }
 
     /// Starts a gateway whose models are `up` (the test upstream, 1 s timeout), `echo`, and
     /// `down` (nothing listens there); `extra` is appended to the config.
-    async fn with_config(extra: &str) -> Self {
+    async fn with_config(backend: Backend, extra: &str) -> Self {
         let upstream = TestUpstream::start().await;
         let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let closed_addr = closed.local_addr().unwrap();
@@ -51,9 +129,12 @@ impl Harness {
             .validate()
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(&dir.path().join("veil.db"))
-            .await
-            .unwrap();
+        let store = match backend {
+            Backend::Sqlite => Store::open_sqlite(&dir.path().join("veil.db"))
+                .await
+                .unwrap(),
+            Backend::Postgres(options) => Store::open_postgres(*options).await.unwrap(),
+        };
         let (admin, _) = create_key(
             &store,
             NewKey {
@@ -113,9 +194,8 @@ async fn error_of(response: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
-#[tokio::test]
-async fn chat_passes_through_with_tools_and_multipart_and_is_recorded() {
-    let h = Harness::start().await;
+async fn chat_passes_through_with_tools_and_multipart_and_is_recorded(backend: Backend) {
+    let h = Harness::start(backend).await;
     let request = json!({
         "model": "up",
         "temperature": 0.1,
@@ -162,9 +242,8 @@ async fn chat_passes_through_with_tools_and_multipart_and_is_recorded() {
     assert!(!canonical.contains("weather"), "records never hold content");
 }
 
-#[tokio::test]
-async fn completions_and_embeddings_pass_through() {
-    let h = Harness::start().await;
+async fn completions_and_embeddings_pass_through(backend: Backend) {
+    let h = Harness::start(backend).await;
     let response = h
         .post(
             "/v1/completions",
@@ -205,9 +284,8 @@ async fn collect_sse(response: reqwest::Response) -> (Vec<Value>, bool) {
     (events, done)
 }
 
-#[tokio::test]
-async fn streaming_first_chunk_arrives_before_the_upstream_finishes() {
-    let h = Harness::start().await;
+async fn streaming_first_chunk_arrives_before_the_upstream_finishes(backend: Backend) {
+    let h = Harness::start(backend).await;
     h.upstream.set_mode(Mode::Gated);
     let mut body = hello("up");
     body["stream"] = json!(true);
@@ -244,9 +322,8 @@ async fn streaming_first_chunk_arrives_before_the_upstream_finishes() {
     assert!(rest.ends_with("data: [DONE]\n\n"), "{rest}");
 }
 
-#[tokio::test]
-async fn streamed_tool_calls_pass_through() {
-    let h = Harness::start().await;
+async fn streamed_tool_calls_pass_through(backend: Backend) {
+    let h = Harness::start(backend).await;
     let body = json!({"model": "up", "stream": true,
         "tools": [{"type": "function", "function": {"name": "weather"}}],
         "messages": [{"role": "user", "content": "weather?"}]});
@@ -259,9 +336,8 @@ async fn streamed_tool_calls_pass_through() {
     assert_eq!(args, "{\"city\":\"Paris\"}");
 }
 
-#[tokio::test]
-async fn echo_answers_with_exactly_what_the_model_would_receive() {
-    let h = Harness::start().await;
+async fn echo_answers_with_exactly_what_the_model_would_receive(backend: Backend) {
+    let h = Harness::start(backend).await;
     let request = json!({"model": "echo", "messages": [{"role": "user", "content": "Ünïcode and \"quotes\" to see"}], "temperature": 0});
     let body: Value = h
         .chat(&h.admin, request.clone())
@@ -287,9 +363,8 @@ async fn echo_answers_with_exactly_what_the_model_would_receive() {
     assert!(h.upstream.received().is_empty(), "echo never calls out");
 }
 
-#[tokio::test]
-async fn invalid_keys_get_the_same_401() {
-    let h = Harness::start().await;
+async fn invalid_keys_get_the_same_401(backend: Backend) {
+    let h = Harness::start(backend).await;
     let valid = h
         .key(NewKey {
             tenant: "acme".into(),
@@ -353,9 +428,8 @@ async fn invalid_keys_get_the_same_401() {
     );
 }
 
-#[tokio::test]
-async fn model_access_is_enforced_and_listed() {
-    let h = Harness::start().await;
+async fn model_access_is_enforced_and_listed(backend: Backend) {
+    let h = Harness::start(backend).await;
     let only_echo = h
         .key(NewKey {
             tenant: "acme".into(),
@@ -395,9 +469,12 @@ async fn model_access_is_enforced_and_listed() {
     assert!(h.upstream.received().is_empty());
 }
 
-#[tokio::test]
-async fn oversized_requests_get_413() {
-    let h = Harness::with_config("[limits]\nmax_body_bytes = 2048\nmax_messages = 3\n").await;
+async fn oversized_requests_get_413(backend: Backend) {
+    let h = Harness::with_config(
+        backend,
+        "[limits]\nmax_body_bytes = 2048\nmax_messages = 3\n",
+    )
+    .await;
     let big = json!({"model": "up", "messages": [{"role": "user", "content": "x".repeat(4096)}]});
     let (status, body) = error_of(h.chat(&h.admin, big).await).await;
     assert_eq!(status, 413, "{body}");
@@ -418,9 +495,8 @@ async fn oversized_requests_get_413() {
     assert!(h.upstream.received().is_empty());
 }
 
-#[tokio::test]
-async fn rate_limits_give_429_with_retry_after() {
-    let h = Harness::start().await;
+async fn rate_limits_give_429_with_retry_after(backend: Backend) {
+    let h = Harness::start(backend).await;
     let key = h
         .key(NewKey {
             tenant: "acme".into(),
@@ -458,9 +534,8 @@ async fn rate_limits_give_429_with_retry_after() {
     );
 }
 
-#[tokio::test]
-async fn upstream_failures_map_to_502_and_504() {
-    let h = Harness::start().await;
+async fn upstream_failures_map_to_502_and_504(backend: Backend) {
+    let h = Harness::start(backend).await;
     h.upstream.set_mode(Mode::Fail(500));
     let (status, body) = error_of(h.chat(&h.admin, hello("up")).await).await;
     assert_eq!(status, 502);
@@ -493,9 +568,8 @@ async fn upstream_failures_map_to_502_and_504() {
     );
 }
 
-#[tokio::test]
-async fn a_failing_store_fails_closed() {
-    let h = Harness::start().await;
+async fn a_failing_store_fails_closed(backend: Backend) {
+    let h = Harness::start(backend).await;
     assert_eq!(h.chat(&h.admin, hello("up")).await.status(), 200);
     h.store.close().await;
     // The key is still cached, so the request gets as far as `record`, which cannot commit.
@@ -511,9 +585,8 @@ async fn a_failing_store_fails_closed() {
     assert_eq!(ready.status(), 503);
 }
 
-#[tokio::test]
-async fn admin_api_manages_keys() {
-    let h = Harness::start().await;
+async fn admin_api_manages_keys(backend: Backend) {
+    let h = Harness::start(backend).await;
     let url = format!("{}/admin/v1/keys", h.base);
     let created: Value = h
         .client
@@ -567,9 +640,8 @@ async fn admin_api_manages_keys() {
     assert_eq!(error_of(response).await.0, 404);
 }
 
-#[tokio::test]
-async fn health_ready_and_metrics() {
-    let h = Harness::start().await;
+async fn health_ready_and_metrics(backend: Backend) {
+    let h = Harness::start(backend).await;
     let get = |path: &str| h.client.get(format!("{}{path}", h.base)).send();
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     assert_eq!(get("/readyz").await.unwrap().status(), 200);
@@ -588,9 +660,8 @@ async fn health_ready_and_metrics() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
-async fn slow_loris_and_huge_headers_are_cut_off() {
-    let h = Harness::with_config("[limits]\nheader_read_timeout_secs = 1\n").await;
+async fn slow_loris_and_huge_headers_are_cut_off(backend: Backend) {
+    let h = Harness::with_config(backend, "[limits]\nheader_read_timeout_secs = 1\n").await;
     let addr = h.base.trim_start_matches("http://").to_owned();
     // A client that never finishes its headers is disconnected.
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -615,3 +686,20 @@ async fn slow_loris_and_huge_headers_are_cut_off() {
         Err(err) => assert!(err.is_request() || err.is_connect(), "{err}"),
     }
 }
+
+e2e!(
+    chat_passes_through_with_tools_and_multipart_and_is_recorded,
+    completions_and_embeddings_pass_through,
+    streaming_first_chunk_arrives_before_the_upstream_finishes,
+    streamed_tool_calls_pass_through,
+    echo_answers_with_exactly_what_the_model_would_receive,
+    invalid_keys_get_the_same_401,
+    model_access_is_enforced_and_listed,
+    oversized_requests_get_413,
+    rate_limits_give_429_with_retry_after,
+    upstream_failures_map_to_502_and_504,
+    a_failing_store_fails_closed,
+    admin_api_manages_keys,
+    health_ready_and_metrics,
+    slow_loris_and_huge_headers_are_cut_off,
+);
