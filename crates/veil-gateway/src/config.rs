@@ -60,7 +60,10 @@ pub struct PolicyConfig {
     /// Classes the answer check ignores. The check treats a sensitive value in an answer
     /// that did not come from the caller as possibly memorized training data (redacted and
     /// flagged unless policy sends the class in clear); these classes are in ordinary
-    /// answers all the time (a date, a city, a company), so they are not checked.
+    /// answers all the time (a date, a city, a company), so they are not checked. `PERSON`
+    /// is ignored by default too: the names model flags single capitalized words in short
+    /// answers ("Paris", a model name) often enough to garble ordinary answers; remove it
+    /// where names in answers matter more than those false positives.
     pub answer_check_ignore: Vec<String>,
 }
 
@@ -70,9 +73,17 @@ impl Default for PolicyConfig {
             dir: None,
             pseudonyms: PseudonymStyle::Tag,
             surrogate_classes: Vec::new(),
-            answer_check_ignore: ["DATE_TIME", "AGE", "URL", "LOCATION", "ORGANIZATION", "NRP"]
-                .map(String::from)
-                .to_vec(),
+            answer_check_ignore: [
+                "DATE_TIME",
+                "AGE",
+                "URL",
+                "LOCATION",
+                "ORGANIZATION",
+                "NRP",
+                "PERSON",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

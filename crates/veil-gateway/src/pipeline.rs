@@ -1209,12 +1209,8 @@ mod gate {
         }
         // Per policy: a class this model may receive in clear may also come back in clear.
         let mut findings = veil_policy::Findings::default();
-        for finding in per_text.iter().flatten() {
-            findings.add(
-                finding.class.clone(),
-                finding.score,
-                veil_policy::Origin::Caller,
-            );
+        for (class, _) in per_text.iter().flatten() {
+            findings.add(class.clone(), 1.0, veil_policy::Origin::Caller);
         }
         let passes: BTreeSet<DataClass> = match state.policy_models.get(model) {
             Some(entity) => {

@@ -183,13 +183,13 @@ mod tests {
     #[test]
     fn values_not_from_the_input_are_redacted_and_counted() {
         let analyzer = Analyzer::builder().build().unwrap();
-        let hash = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
-        let known: HashSet<String> = ["jane@corp.example".to_owned()].into();
+        let mut leak = AnswerLeakCheck::new(b"key");
+        leak.add_value("jane@corp.example");
         let mut answer = json!({"choices": [{"message": {"content":
             "Write to jane@corp.example or to bob.leaked@mail.example, SSN 536-22-1478."}}]});
         let per_text =
-            unexpected_values(&analyzer, &mut answer, &known, &Default::default(), &hash).unwrap();
-        let classes: Vec<String> = per_text[0].iter().map(|f| f.class.to_string()).collect();
+            unexpected_values(&analyzer, &mut answer, &leak, &Default::default()).unwrap();
+        let classes: Vec<String> = per_text[0].iter().map(|(c, _)| c.to_string()).collect();
         assert_eq!(classes, ["EMAIL_ADDRESS", "US_SSN"]);
         let mut counts = BTreeMap::new();
         redact_unexpected(&mut answer, &per_text, &|_| true, &mut counts);
