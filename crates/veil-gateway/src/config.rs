@@ -4,9 +4,10 @@
 //! [`Settings`] (resolved secrets, parsed URLs and data classes), so a bad config stops
 //! startup and never a request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,94 @@ pub struct Config {
     pub log: LogConfig,
     /// How callers authenticate besides API keys.
     pub auth: AuthConfig,
+    /// The Cedar policy set that decides what leaves, and how pseudonyms look.
+    pub policy: PolicyConfig,
+    /// The pseudonym vault: how long a conversation's mappings live.
+    pub vault: VaultConfig,
+    /// Switches that weaken protection. Every one is off by default.
+    pub dangerous: DangerousConfig,
+}
+
+/// Where policies come from and how pseudonyms look.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// A directory of `.cedar` files (with `schema.cedarschema`, `groups.toml` and
+    /// `*.tests.toml`); the embedded default set when absent. A set that does not load stops
+    /// startup.
+    pub dir: Option<PathBuf>,
+    /// How pseudonymized values look: `tag` (`<PERSON_1>`, the default: unmistakably not
+    /// real data) or `surrogate` (a realistic fake of the same class, for models that reason
+    /// better over natural text).
+    pub pseudonyms: PseudonymStyle,
+    /// Classes pseudonymized with surrogates even when `pseudonyms = "tag"`.
+    pub surrogate_classes: Vec<String>,
+    /// Classes the answer check ignores. The check treats a sensitive value in an answer
+    /// that did not come from the caller as possibly memorized training data (redacted and
+    /// flagged unless policy sends the class in clear); these classes are in ordinary
+    /// answers all the time (a date, a city, a company), so they are not checked. `PERSON`
+    /// is ignored by default too: the names model flags single capitalized words in short
+    /// answers ("Paris", a model name) often enough to garble ordinary answers; remove it
+    /// where names in answers matter more than those false positives.
+    pub answer_check_ignore: Vec<String>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            pseudonyms: PseudonymStyle::Tag,
+            surrogate_classes: Vec::new(),
+            answer_check_ignore: [
+                "DATE_TIME",
+                "AGE",
+                "URL",
+                "LOCATION",
+                "ORGANIZATION",
+                "NRP",
+                "PERSON",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// How pseudonyms look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PseudonymStyle {
+    /// `<PERSON_1>`.
+    #[default]
+    Tag,
+    /// A realistic fake.
+    Surrogate,
+}
+
+/// The pseudonym vault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultConfig {
+    /// Seconds a mapping lives after it was created: the longest a conversation can refer
+    /// back to a pseudonym and still see it restored. Short by default (one working day)
+    /// because every live mapping is a stored copy of sensitive data.
+    pub ttl_secs: u64,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        Self { ttl_secs: 86_400 }
+    }
+}
+
+/// Risky switches. Protection fails closed; these are the only ways to fail open.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DangerousConfig {
+    /// Data classes sent in clear, instead of refusing the request with 503, when their
+    /// pseudonyms cannot be stored because the vault fails. Detection and policy failures
+    /// always refuse the request whatever this says.
+    pub fail_open_classes: Vec<String>,
 }
 
 /// Authentication besides Veil's own API keys (which are always on).
@@ -350,6 +439,25 @@ pub enum ConfigError {
     /// `[server.tls]` cannot be loaded.
     #[error("server.tls: {0}")]
     Tls(String),
+    /// The policy set does not load (every problem, each with file and line).
+    #[error("policy: {0}")]
+    Policy(#[from] veil_policy::LoadError),
+    /// A data class named in `[policy]` or `[dangerous]` is unknown.
+    #[error("{field}: unknown data class `{class}`")]
+    Class {
+        /// The field.
+        field: &'static str,
+        /// The name given.
+        class: String,
+    },
+    /// Another field is out of range.
+    #[error("{field}: {reason}")]
+    Field {
+        /// The field, with its table (`vault.ttl_secs`).
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A limit is out of range.
     #[error("limits.{field}: {reason}")]
     Limit {
@@ -435,11 +543,50 @@ impl Config {
             Some(tls) => Some(crate::tls::acceptor(tls).map_err(ConfigError::Tls)?),
             None => None,
         };
+        if self.vault.ttl_secs == 0 {
+            return Err(ConfigError::Field {
+                field: "vault.ttl_secs",
+                reason: "must be positive",
+            });
+        }
+        let classes = |field: &'static str, names: &[String]| {
+            names
+                .iter()
+                .map(|name| {
+                    name.parse::<DataClass>().map_err(|_| ConfigError::Class {
+                        field,
+                        class: name.clone(),
+                    })
+                })
+                .collect::<Result<BTreeSet<_>, _>>()
+        };
+        let surrogate_classes =
+            classes("policy.surrogate_classes", &self.policy.surrogate_classes)?;
+        let fail_open_classes = classes(
+            "dangerous.fail_open_classes",
+            &self.dangerous.fail_open_classes,
+        )?;
+        let answer_check_ignore = classes(
+            "policy.answer_check_ignore",
+            &self.policy.answer_check_ignore,
+        )?;
+        let policies = match &self.policy.dir {
+            Some(dir) => veil_policy::Policies::from_dir(dir)?,
+            None => veil_policy::Policies::default_set()?,
+        };
+        let mode = match self.policy.pseudonyms {
+            PseudonymStyle::Tag => veil_policy::PseudonymMode::Tag,
+            PseudonymStyle::Surrogate => veil_policy::PseudonymMode::Surrogate,
+        };
         Ok(Settings {
             config: self.clone(),
             models,
             jwt,
             tls,
+            policies: Arc::new(policies.with_pseudonym_mode(mode)),
+            surrogate_classes,
+            fail_open_classes,
+            answer_check_ignore,
         })
     }
 
@@ -550,6 +697,14 @@ pub struct Settings {
     pub jwt: Option<JwtSettings>,
     /// The TLS acceptor, when `[server.tls]` is configured.
     pub tls: Option<crate::tls::TlsAcceptor>,
+    /// The loaded, schema-validated policy set.
+    pub policies: Arc<veil_policy::Policies>,
+    /// Classes pseudonymized as surrogates whatever the default style.
+    pub surrogate_classes: BTreeSet<DataClass>,
+    /// `[dangerous] fail_open_classes`, parsed.
+    pub fail_open_classes: BTreeSet<DataClass>,
+    /// `[policy] answer_check_ignore`, parsed.
+    pub answer_check_ignore: BTreeSet<DataClass>,
 }
 
 /// The example config shipped in `docs/veil.example.toml`, parsed by a test.

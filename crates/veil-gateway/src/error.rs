@@ -30,6 +30,40 @@ pub struct GatewayError {
     retry_after: Option<u64>,
 }
 
+/// A protection component whose failure refuses the request (fail closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    /// Detection (`inspect`).
+    Detection,
+    /// Policy evaluation (`decide`).
+    Policy,
+    /// The pseudonym vault (`protect`).
+    Vault,
+    /// Applying the treatments (`protect`).
+    Protection,
+}
+
+impl Component {
+    /// `detection`, `policy`, `vault` or `protection`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Detection => "detection",
+            Self::Policy => "policy",
+            Self::Vault => "vault",
+            Self::Protection => "protection",
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Detection => "detection_unavailable",
+            Self::Policy => "policy_unavailable",
+            Self::Vault => "vault_unavailable",
+            Self::Protection => "protection_unavailable",
+        }
+    }
+}
+
 /// What `record` and `observe` learn about an error (rides in response extensions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorTag {
@@ -190,6 +224,39 @@ impl GatewayError {
             "api_error",
             "unavailable",
             "the gateway cannot serve this request now; nothing was forwarded",
+        )
+    }
+
+    /// 403: policy denied the request. The message names the denial reasons and the ids of
+    /// the policies that decided, never a value.
+    pub fn policy_denied(message: String) -> Self {
+        Self::new(
+            Source::Client,
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "policy_denied",
+            message,
+        )
+    }
+
+    /// 503: a protection component failed (`detection`, `policy` or `vault`), so the request
+    /// was refused and nothing was forwarded. The caller gets the request id to quote; the
+    /// detail goes to the log only.
+    pub fn protection_unavailable(
+        component: Component,
+        request_id: &str,
+        detail: &dyn std::fmt::Display,
+    ) -> Self {
+        tracing::error!(component = component.as_str(), error = %detail, "protection component failed; request refused");
+        Self::new(
+            Source::Internal,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            component.code(),
+            format!(
+                "{} failed, so nothing was forwarded; quote request id `{request_id}`",
+                component.as_str()
+            ),
         )
     }
 

@@ -42,27 +42,61 @@ impl Action {
 }
 
 /// Where a text part came from, which decides how far it is trusted.
+///
+/// Conventions: a message with role `tool` (or the legacy `function`) is a tool result; the
+/// `arguments` of an assistant's `tool_calls` are tool-call arguments; a `system` or `user`
+/// message whose `name` is `document` or starts with `document:` (for example
+/// `document:kb-1234`) is a retrieved document (`name` is an OpenAI message field that
+/// passes through to the model unchanged, so marking costs the application nothing); every
+/// embedding input is a document. Everything else is the caller's own text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Origin {
     /// A system message (the application's instructions).
     System,
     /// A user message or a completion prompt: the caller's input.
     User,
-    /// An earlier assistant turn, including tool-call arguments.
+    /// An earlier assistant turn.
     Assistant,
+    /// The arguments of a tool call in an earlier assistant turn.
+    ToolCall,
     /// A tool result.
     Tool,
-    /// An embedding input (a document being indexed).
+    /// A retrieved document: a marked message, or an embedding input.
     Document,
 }
 
 impl Origin {
-    fn from_role(role: Option<&str>) -> Self {
-        match role {
-            Some("system" | "developer") => Self::System,
+    fn of_message(message: &Map<String, Value>) -> Self {
+        let is_document = message
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|name| name == "document" || name.starts_with("document:"));
+        match message.get("role").and_then(Value::as_str) {
             Some("assistant") => Self::Assistant,
             Some("tool" | "function") => Self::Tool,
+            _ if is_document => Self::Document,
+            Some("system" | "developer") => Self::System,
             _ => Self::User,
+        }
+    }
+
+    /// The origin as policy sees it: the caller, a tool, or a document.
+    pub fn policy(self) -> veil_policy::Origin {
+        match self {
+            Self::System | Self::User | Self::Assistant => veil_policy::Origin::Caller,
+            Self::ToolCall | Self::Tool => veil_policy::Origin::Tool,
+            Self::Document => veil_policy::Origin::Document,
+        }
+    }
+
+    /// The guard profile to score this part under, if it is scored: user, tool and document
+    /// parts are (the application's own system prompt and earlier model turns are not).
+    pub fn guard(self) -> Option<veil_guard::Origin> {
+        match self {
+            Self::User => Some(veil_guard::Origin::User),
+            Self::Tool => Some(veil_guard::Origin::Tool),
+            Self::Document => Some(veil_guard::Origin::Document),
+            Self::System | Self::Assistant | Self::ToolCall => None,
         }
     }
 }
@@ -137,6 +171,18 @@ impl Exchange {
         self.body.get(name)
     }
 
+    /// Calls `f` on every text part with its origin, in the same order as
+    /// [`Exchange::for_each_text_mut`], without changing anything.
+    pub fn for_each_text(&self, mut f: impl FnMut(Origin, &str)) {
+        // One walker for both: the mutable one on a borrowed copy would cost a clone of the
+        // body, so the walk is written once over `Value` and `&mut` is taken only here.
+        walk(self.action, &self.body, &mut |origin, value| {
+            if let Value::String(text) = value {
+                f(origin, text);
+            }
+        });
+    }
+
     /// Calls `f` on every text part with its origin: message content (string or the text
     /// parts of multi-part content), tool-call arguments, completion prompts, embedding
     /// inputs. `f` may rewrite the text in place.
@@ -149,7 +195,7 @@ impl Exchange {
                         let Value::Object(message) = message else {
                             continue;
                         };
-                        let origin = Origin::from_role(message.get("role").and_then(Value::as_str));
+                        let origin = Origin::of_message(message);
                         if let Some(content) = message.get_mut("content") {
                             visit_strings(content, origin, &mut f);
                         }
@@ -159,7 +205,7 @@ impl Exchange {
                                     .get_mut("function")
                                     .and_then(|func| func.get_mut("arguments"))
                                 {
-                                    f(Origin::Assistant, args);
+                                    f(Origin::ToolCall, args);
                                 }
                             }
                         }
@@ -175,6 +221,62 @@ impl Exchange {
                 if let Some(input) = body.get_mut("input") {
                     visit_strings(input, Origin::Document, &mut f);
                 }
+            }
+        }
+    }
+}
+
+/// The read-only walk of [`Exchange::for_each_text`]; keep it in step with
+/// [`Exchange::for_each_text_mut`] (the test `both_walks_agree` checks they do).
+fn walk(action: Action, body: &Map<String, Value>, f: &mut impl FnMut(Origin, &Value)) {
+    let strings = |value: &Value, origin: Origin, f: &mut dyn FnMut(Origin, &Value)| match value {
+        Value::String(_) => f(origin, value),
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(_) => f(origin, item),
+                    Value::Object(part) => {
+                        if let Some(text @ Value::String(_)) = part.get("text") {
+                            f(origin, text);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    };
+    match action {
+        Action::Chat => {
+            if let Some(Value::Array(messages)) = body.get("messages") {
+                for message in messages {
+                    let Value::Object(message) = message else {
+                        continue;
+                    };
+                    let origin = Origin::of_message(message);
+                    if let Some(content) = message.get("content") {
+                        strings(content, origin, f);
+                    }
+                    if let Some(Value::Array(calls)) = message.get("tool_calls") {
+                        for call in calls {
+                            if let Some(args @ Value::String(_)) =
+                                call.get("function").and_then(|func| func.get("arguments"))
+                            {
+                                f(Origin::ToolCall, args);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Action::Complete => {
+            if let Some(prompt) = body.get("prompt") {
+                strings(prompt, Origin::User, f);
+            }
+        }
+        Action::Embed => {
+            if let Some(input) = body.get("input") {
+                strings(input, Origin::Document, f);
             }
         }
     }
@@ -374,12 +476,51 @@ mod tests {
             [
                 (Origin::System, "s".to_owned()),
                 (Origin::User, "u".to_owned()),
-                (Origin::Assistant, "a".to_owned()),
+                (Origin::ToolCall, "a".to_owned()),
                 (Origin::Tool, "t".to_owned())
             ]
         );
         let sent = String::from_utf8(ex.upstream_bytes("m")).unwrap();
         assert!(sent.contains("\"U\"") && sent.contains("\"T\""), "{sent}");
+    }
+
+    #[test]
+    fn both_walks_agree_and_documents_are_marked() {
+        let mut ex = parse(
+            Action::Chat,
+            json!({"model": "m", "messages": [
+                {"role": "system", "content": "s"},
+                {"role": "system", "name": "document:kb-1", "content": "d1"},
+                {"role": "user", "name": "document", "content": [{"type": "text", "text": "d2"}, "raw"]},
+                {"role": "user", "name": "documentary", "content": "u"},
+                {"role": "assistant", "content": "a", "tool_calls": [{"function": {"arguments": "{}"}}]},
+                {"role": "tool", "name": "document", "content": "t"}
+            ]}),
+        )
+        .unwrap();
+        let mut read = Vec::new();
+        ex.for_each_text(|origin, text| read.push((origin, text.to_owned())));
+        let mut written = Vec::new();
+        ex.for_each_text_mut(|origin, text| written.push((origin, text.clone())));
+        assert_eq!(read, written);
+        let origins: Vec<Origin> = read.iter().map(|(o, _)| *o).collect();
+        assert_eq!(
+            origins,
+            [
+                Origin::System,
+                Origin::Document,
+                Origin::Document,
+                Origin::Document,
+                Origin::User,
+                Origin::Assistant,
+                Origin::ToolCall,
+                Origin::Tool
+            ]
+        );
+        let mut embed = parse(Action::Embed, json!({"model": "m", "input": ["a", "b"]})).unwrap();
+        let mut seen = Vec::new();
+        embed.for_each_text_mut(|origin, _| seen.push(origin));
+        assert_eq!(seen, [Origin::Document, Origin::Document]);
     }
 
     #[test]

@@ -21,7 +21,10 @@
 //! and 11 run from [`Finish`], which fires when the answer is complete, when it fails, or
 //! when the client goes away (its `Drop`).
 
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -34,18 +37,19 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sha2::Sha256;
-use veil_detect::Finding;
+use veil_detect::{DataClass, Finding, Sensitive};
 use veil_store::{ExchangeRecord, RecordKind};
+use zeroize::Zeroizing;
 
 use crate::auth::Principal;
-use crate::error::GatewayError;
-use crate::exchange::{Action, Exchange, parse_exchange};
+use crate::error::{Component, GatewayError};
+use crate::exchange::{Action, Exchange, Origin as ExchangeOrigin, parse_exchange};
 use crate::state::AppState;
-use crate::summary::DecisionSummary;
+use crate::summary::{DecisionSummary, Verdict};
 use crate::throttle::Permit;
 use crate::upstream::{ChunkStream, UpstreamBody, UpstreamResponse};
 
-pub use gate::{Decision, Protected};
+pub use gate::{Decision, Protected, Screening};
 
 /// Per-request state, threaded through every stage. Never holds message content.
 #[derive(Debug)]
@@ -70,6 +74,8 @@ pub struct Ctx {
     pub permit: Option<Permit>,
     /// Filled by `inspect`, `decide`, `protect` and `screen`; recorded and explained.
     pub summary: DecisionSummary,
+    /// True once `decide` has run (the `x-veil-decision` header says `none` before).
+    pub decided: bool,
 }
 
 impl Ctx {
@@ -85,6 +91,7 @@ impl Ctx {
             upstream_latency: None,
             permit: None,
             summary: DecisionSummary::default(),
+            decided: false,
         }
     }
 }
@@ -99,17 +106,68 @@ pub async fn handle(state: AppState, action: Action, headers: HeaderMap, body: B
         .to_owned();
     let mut ctx = Ctx::new(request_id, action);
     let outcome = run(&state, &mut ctx, &headers, body).await;
+    let veil_headers = [
+        (
+            "x-veil-request-id",
+            HeaderValue::from_str(&ctx.request_id).ok(),
+        ),
+        (
+            "x-veil-decision",
+            HeaderValue::from_str(&decision_header(&ctx)).ok(),
+        ),
+    ];
     let finish = Finish {
         state: state.clone(),
         ctx: Some(ctx),
     };
-    match outcome {
+    let mut response = match outcome {
         Ok(answer) => answer.into_response(finish),
         Err(err) => {
             finish.complete(err.status().as_u16(), Usage::default());
             err.into_response()
         }
+    };
+    for (name, value) in veil_headers {
+        if let Some(value) = value {
+            response.headers_mut().insert(name, value);
+        }
     }
+    response
+}
+
+/// `x-veil-decision`: `allow; policies=a,b; classes=PERSON:2,CREDIT_CARD:1`, or
+/// `none` when the request ended before `decide`. Identifiers and counts only.
+pub fn decision_header(ctx: &Ctx) -> String {
+    if !ctx.decided {
+        return "none".to_owned();
+    }
+    let summary = &ctx.summary;
+    let mut header = summary.verdict.as_str().to_owned();
+    let policies: Vec<&str> = summary
+        .reasons
+        .iter()
+        .filter_map(|r| r.strip_prefix("policy:"))
+        .collect();
+    header.push_str("; policies=");
+    header.push_str(&policies.join(","));
+    let classes: Vec<String> = summary
+        .classes
+        .iter()
+        .map(|(class, count)| format!("{class}:{count}"))
+        .collect();
+    header.push_str("; classes=");
+    header.push_str(&classes.join(","));
+    let denials: Vec<&str> = summary
+        .reasons
+        .iter()
+        .filter(|r| !r.starts_with("policy:"))
+        .map(String::as_str)
+        .collect();
+    if !denials.is_empty() {
+        header.push_str("; reasons=");
+        header.push_str(&denials.join(","));
+    }
+    header
 }
 
 /// Stages 1–9 in order.
@@ -122,12 +180,15 @@ async fn run(
     let principal = authenticate(state, ctx, headers).await?;
     let exchange = parse(state, ctx, body).await?;
     throttle(state, ctx, &principal, &exchange)?;
-    let inspection = inspect(&exchange);
-    let decision = decide(state, &principal, &exchange, &inspection)?;
-    let protected = protect(exchange, &decision, &inspection)?;
+    let inspection = inspect(state, ctx, &exchange)?;
+    let decision = decide(state, ctx, &principal, &exchange, &inspection)?;
+    let (protected, screening) = protect(
+        state, ctx, headers, &principal, exchange, &decision, inspection,
+    )
+    .await?;
     record(state, ctx, &protected).await?;
     let response = forward(state, ctx, protected, decision).await?;
-    Ok(screen(response))
+    Ok(screen(state, ctx, response, screening))
 }
 
 /// Stage 1: the caller's key -> [`Principal`], or 401.
@@ -199,38 +260,171 @@ pub fn throttle(
     Ok(())
 }
 
-/// What `inspect` found.
+/// What `inspect` found: findings per text part and their sum for policy.
 #[derive(Debug, Default)]
 pub struct Inspection {
-    /// Sensitive data found in the request, by part. Always empty until issue 4.
-    pub findings: Vec<Finding>,
+    /// Findings of each text part, in the order [`Exchange::for_each_text`] visits parts.
+    /// Findings hold spans and classes, never text.
+    pub parts: Vec<Vec<Finding>>,
+    /// Per class counts, scores and origins, and the guard's injection scores: the policy
+    /// context.
+    pub findings: veil_policy::Findings,
 }
 
-/// Stage 4: detection on every text part.
+/// Stage 4: detection on every text part, each tagged with its origin, and the guard's
+/// injection score on user, tool and document parts.
 ///
-/// Honest minimal version: finds nothing. Issue 4 runs `veil-detect` (and `veil-guard`)
-/// here over [`Exchange::for_each_text_mut`]'s parts, each tagged with its origin.
-pub fn inspect(_exchange: &Exchange) -> Inspection {
-    Inspection::default()
+/// A detector or guard that fails (panics: their interfaces cannot return errors) refuses
+/// the request with 503: nothing can be said about text that was not inspected.
+pub fn inspect(
+    state: &AppState,
+    ctx: &mut Ctx,
+    exchange: &Exchange,
+) -> Result<Inspection, GatewayError> {
+    let mut inspection = Inspection::default();
+    let mut failed = None;
+    exchange.for_each_text(|origin, text| {
+        if failed.is_some() {
+            return;
+        }
+        let found = match catch_unwind(AssertUnwindSafe(|| state.analyzer.analyze(text))) {
+            Ok(found) => found,
+            Err(_) => {
+                failed = Some(Component::Detection);
+                return;
+            }
+        };
+        for finding in &found {
+            inspection
+                .findings
+                .add(finding.class.clone(), finding.score, origin.policy());
+        }
+        inspection.parts.push(found);
+        let Some(profile) = origin.guard() else {
+            return;
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        let verdict = match catch_unwind(AssertUnwindSafe(|| state.guard.score(text, profile))) {
+            Ok(verdict) => verdict,
+            Err(_) => {
+                failed = Some(Component::Detection);
+                return;
+            }
+        };
+        let injection = &mut inspection.findings.injection;
+        let slot = match profile {
+            veil_guard::Origin::User => &mut injection.caller,
+            veil_guard::Origin::Tool => &mut injection.tool,
+            veil_guard::Origin::Document => &mut injection.document,
+        };
+        // NaN (a broken model) counts as the maximum, as policy's own conversion does.
+        if verdict.score.is_nan() || verdict.score > *slot {
+            *slot = if verdict.score.is_nan() {
+                1.0
+            } else {
+                verdict.score
+            };
+        }
+        for signal in &verdict.signals {
+            injection.signals.insert(signal.name());
+        }
+    });
+    if let Some(component) = failed {
+        return Err(GatewayError::protection_unavailable(
+            component,
+            &ctx.request_id,
+            &"a recognizer or the guard panicked",
+        ));
+    }
+    ctx.summary.classes = inspection
+        .findings
+        .classes
+        .iter()
+        .map(|(class, found)| (class.to_string(), found.count))
+        .collect();
+    Ok(inspection)
 }
 
-/// Stage 5: may this principal use this model? See [`gate::decide`].
+/// Stage 5: Cedar policy over principal, action, model and the inspection. See
+/// [`gate::decide`].
 pub fn decide(
     state: &AppState,
+    ctx: &mut Ctx,
     principal: &Principal,
     exchange: &Exchange,
     inspection: &Inspection,
 ) -> Result<Decision, GatewayError> {
-    gate::decide(state, principal, exchange, inspection)
+    gate::decide(state, ctx, principal, exchange, inspection)
 }
 
 /// Stage 6: apply the decision. See [`gate::protect`].
-pub fn protect(
+pub async fn protect(
+    state: &AppState,
+    ctx: &mut Ctx,
+    headers: &HeaderMap,
+    principal: &Principal,
     exchange: Exchange,
     decision: &Decision,
-    inspection: &Inspection,
-) -> Result<Protected<Exchange>, GatewayError> {
-    gate::protect(exchange, decision, inspection)
+    inspection: Inspection,
+) -> Result<(Protected<Exchange>, Screening), GatewayError> {
+    gate::protect(
+        state, ctx, headers, principal, exchange, decision, inspection,
+    )
+    .await
+}
+
+/// The header naming a conversation, so that pseudonyms stay consistent across its turns.
+pub const CONVERSATION_HEADER: &str = "x-veil-conversation";
+
+/// The conversation a request belongs to, as a vault scope name.
+///
+/// Named by the `x-veil-conversation` header when present (1 to 200 characters of
+/// `A-Z a-z 0-9 - _ . :`); otherwise recognised from its first system and first user text,
+/// which every later turn of a chat repeats. Either way the stored name is a keyed hash, so
+/// neither a caller's id nor prompt text ends up in the vault's key columns.
+pub fn conversation_id(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+    exchange: &Exchange,
+) -> Result<String, GatewayError> {
+    let mut input = Zeroizing::new(Vec::new());
+    input.extend_from_slice(tenant.as_bytes());
+    input.push(0);
+    let prefix = if let Some(value) = headers.get(CONVERSATION_HEADER) {
+        let ok = value.len() <= 200
+            && !value.is_empty()
+            && value
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b));
+        if !ok {
+            return Err(GatewayError::bad_request(
+                "`x-veil-conversation` must be 1 to 200 characters of A-Z a-z 0-9 - _ . :",
+            ));
+        }
+        input.extend_from_slice(value.as_bytes());
+        "h:"
+    } else {
+        let (mut system, mut user) = (None::<String>, None::<String>);
+        exchange.for_each_text(|origin, text| match origin {
+            ExchangeOrigin::System if system.is_none() => system = Some(text.to_owned()),
+            ExchangeOrigin::User | ExchangeOrigin::Document if user.is_none() => {
+                user = Some(text.to_owned());
+            }
+            _ => {}
+        });
+        for part in [system, user] {
+            let part = Zeroizing::new(part.unwrap_or_default());
+            input.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            input.extend_from_slice(part.as_bytes());
+        }
+        "d:"
+    };
+    let hash = keyed_hash(&state.conversation_key, &input);
+    Ok(format!("{prefix}{}", hash.get(..32).unwrap_or(&hash)))
 }
 
 /// Stage 7: the request record, committed before anything is forwarded; 503 if it cannot be.
@@ -280,16 +474,14 @@ pub enum Answer {
     Stream(ChunkStream),
 }
 
-/// Stage 9: screen the answer.
-///
-/// Honest minimal version: passes every chunk through unchanged, as it arrives. Issue 4
-/// restores placeholders the caller may see, catches leaks and strips logprobs here,
-/// chunk by chunk.
-pub fn screen(response: UpstreamResponse) -> Answer {
-    match response.body {
-        UpstreamBody::Json(value) => Answer::Json(response.status, value),
-        UpstreamBody::Stream(stream) => Answer::Stream(stream),
-    }
+/// Stage 9: screen the answer. See [`gate::screen`].
+pub fn screen(
+    state: &AppState,
+    ctx: &mut Ctx,
+    response: UpstreamResponse,
+    screening: Screening,
+) -> Answer {
+    gate::screen(state, ctx, response, screening)
 }
 
 impl Answer {
@@ -566,19 +758,43 @@ pub(crate) fn keyed_hash(key: &[u8], bytes: &[u8]) -> String {
 /// The proof types. Their constructors are private to this module, so only `decide` and
 /// `protect` can produce what `forward` demands.
 mod gate {
+    use veil_policy::{Denial, Flag, PseudonymMode, Treatment};
+    use veil_protect::{MemoryStore, Operator, Policy, Protector, ScopeId};
+
+    use veil_protect::restore::{
+        AnswerLeakCheck, RestoreTable, SseRestorer, restore_json, strip_logprobs,
+    };
+
+    use crate::screen::{Screened, redact_unexpected, unexpected_values};
+
     use super::*;
+    use crate::vault::{Conversation, VaultError};
 
     /// What policy decided for one exchange. Only [`decide`] builds one.
     #[derive(Debug, Clone)]
     pub struct Decision {
         model: String,
-        _private: (),
+        operation: veil_policy::Operation,
+        principal: veil_policy::Principal,
+        treatments: std::collections::BTreeMap<DataClass, Treatment>,
+        restore: BTreeSet<DataClass>,
+        see_logprobs: bool,
     }
 
     impl Decision {
         /// The public model the exchange may go to.
         pub fn model(&self) -> &str {
             &self.model
+        }
+
+        /// What happens to `class` on the way out (`None`: not found in the request).
+        pub fn treatment(&self, class: &DataClass) -> Option<Treatment> {
+            self.treatments.get(class).copied()
+        }
+
+        /// Whether this caller may see originals of `class` restored in the answer.
+        pub fn may_restore(&self, class: &DataClass) -> bool {
+            self.restore.contains(class)
         }
     }
 
@@ -598,14 +814,68 @@ mod gate {
         }
     }
 
-    /// Stage 5. Honest minimal version: the model must exist (404) and the key must be
-    /// allowed to use it (403). Issue 4 replaces the body with Cedar policy over principal,
-    /// action, model attributes and the inspection, adding per-class treatments and reasons.
+    /// What `screen` needs to know about the request: built by [`protect`] only.
+    pub struct Screening {
+        /// Placeholders this caller may see restored, with their originals.
+        pub(super) restore: Vec<(String, DataClass, Sensitive<String>)>,
+        /// Whether `logprobs` may reach the caller.
+        pub(super) see_logprobs: bool,
+        /// Every value the caller sent and every pseudonym of the conversation, as keyed
+        /// digests: an answer value outside this set did not come from this caller.
+        pub(super) leak: AnswerLeakCheck,
+        /// For deciding how to treat unexpected values in the answer.
+        pub(super) principal: veil_policy::Principal,
+        pub(super) operation: veil_policy::Operation,
+        pub(super) model: String,
+    }
+
+    impl std::fmt::Debug for Screening {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Screening")
+                .field("restorable", &self.restore.len())
+                .field("see_logprobs", &self.see_logprobs)
+                .finish_non_exhaustive()
+        }
+    }
+
+    fn operation(action: Action) -> veil_policy::Operation {
+        match action {
+            Action::Chat => veil_policy::Operation::Chat,
+            Action::Complete => veil_policy::Operation::Complete,
+            Action::Embed => veil_policy::Operation::Embed,
+        }
+    }
+
+    fn treatment_name(treatment: Treatment) -> &'static str {
+        match treatment {
+            Treatment::Pass => "pass",
+            Treatment::Pseudonymize(_) => "pseudonymize",
+            Treatment::Redact => "redact",
+            Treatment::Block => "block",
+        }
+    }
+
+    /// The policy principal of a caller.
+    pub(super) fn policy_principal(
+        principal: &Principal,
+    ) -> Result<veil_policy::Principal, veil_policy::PolicyError> {
+        veil_policy::Principal::new(
+            &principal.key_id,
+            &principal.tenant,
+            principal.roles.iter().map(String::as_str),
+            [],
+        )
+    }
+
+    /// Stage 5. The model must exist (404) and the key must be allowed to use it (403);
+    /// then Cedar decides over principal × action × model × findings. A deny is 403 naming
+    /// the policies; an evaluation error is 503 (fail closed).
     pub fn decide(
         state: &AppState,
+        ctx: &mut Ctx,
         principal: &Principal,
         exchange: &Exchange,
-        _inspection: &Inspection,
+        inspection: &Inspection,
     ) -> Result<Decision, GatewayError> {
         if state.upstreams.get(&exchange.model).is_none() {
             return Err(GatewayError::model_not_found(&exchange.model));
@@ -613,20 +883,365 @@ mod gate {
         if !principal.may_use(&exchange.model) {
             return Err(GatewayError::model_not_allowed(&exchange.model));
         }
+        let request_id = ctx.request_id.clone();
+        let policy_failed = |detail: &dyn std::fmt::Display| {
+            GatewayError::protection_unavailable(Component::Policy, &request_id, detail)
+        };
+        let subject = policy_principal(principal).map_err(|e| policy_failed(&e))?;
+        let model = state
+            .policy_models
+            .get(&exchange.model)
+            .ok_or_else(|| policy_failed(&"model has no policy entity"))?;
+        let operation = operation(exchange.action);
+        let decision =
+            state
+                .settings
+                .policies
+                .decide(&subject, operation, model, &inspection.findings);
+
+        let summary = &mut ctx.summary;
+        ctx.decided = true;
+        summary.verdict = match decision.verdict {
+            veil_policy::Verdict::Allow => Verdict::Allow,
+            veil_policy::Verdict::Deny => Verdict::Deny,
+        };
+        summary.reasons = decision
+            .policies
+            .iter()
+            .map(|id| format!("policy:{id}"))
+            .collect();
+        for denial in &decision.denials {
+            summary.reasons.push(match denial {
+                Denial::Forbidden => "forbidden".to_owned(),
+                Denial::Blocked(class) => format!("blocked:{class}"),
+                Denial::Error => "policy_error".to_owned(),
+            });
+        }
+        summary.treatments = decision
+            .treatments
+            .iter()
+            .map(|(class, t)| (class.to_string(), treatment_name(*t).to_owned()))
+            .collect();
+        summary.restore = decision.restore.iter().map(ToString::to_string).collect();
+        for flag in &decision.flags {
+            summary.flags.push(match flag {
+                Flag::IndirectInjection => "indirect_injection".to_owned(),
+            });
+        }
+        if !decision.errors.is_empty() {
+            return Err(policy_failed(&decision.errors.join("; ")));
+        }
+        if !decision.is_allowed() {
+            let policies: Vec<&str> = decision.policies.iter().map(String::as_str).collect();
+            let reasons: Vec<String> = decision
+                .denials
+                .iter()
+                .map(|d| match d {
+                    Denial::Forbidden => "the request is forbidden".to_owned(),
+                    Denial::Blocked(class) => format!("`{class}` may not leave in any form"),
+                    Denial::Error => "policy evaluation failed".to_owned(),
+                })
+                .collect();
+            return Err(GatewayError::policy_denied(format!(
+                "denied by policy: {} (policies: {})",
+                reasons.join("; "),
+                policies.join(", ")
+            )));
+        }
         Ok(Decision {
             model: exchange.model.clone(),
-            _private: (),
+            operation,
+            principal: subject,
+            treatments: decision.treatments,
+            restore: decision.restore,
+            see_logprobs: decision.see_logprobs,
         })
     }
 
-    /// Stage 6. Honest minimal version: wraps the exchange unchanged (there are no findings
-    /// to act on yet). Issue 4 pseudonymizes or redacts per the decision here.
-    pub fn protect(
-        exchange: Exchange,
-        _decision: &Decision,
-        _inspection: &Inspection,
-    ) -> Result<Protected<Exchange>, GatewayError> {
-        Ok(Protected(exchange))
+    /// The operator applying `treatment` to `class`.
+    fn operator(state: &AppState, class: &DataClass, treatment: Treatment) -> Operator {
+        match treatment {
+            Treatment::Pass => Operator::Keep,
+            Treatment::Pseudonymize(PseudonymMode::Surrogate) => Operator::Surrogate,
+            Treatment::Pseudonymize(PseudonymMode::Tag) => {
+                if state.settings.surrogate_classes.contains(class) {
+                    Operator::Surrogate
+                } else {
+                    Operator::Tag
+                }
+            }
+            // Blocked classes never get here (the request was denied); redact if they did.
+            Treatment::Redact | Treatment::Block => Operator::Redact,
+        }
+    }
+
+    /// How many times a request reloads the conversation when concurrent requests took the
+    /// pseudonyms it proposed. Each round makes progress (the winners' entries are loaded),
+    /// so this bounds pathological contention only.
+    const VAULT_ROUNDS: u32 = 8;
+
+    /// Stage 6: rewrites every text part per the decision's treatments.
+    ///
+    /// Pseudonyms come from the conversation's vault entries: loaded once, new ones assigned
+    /// in memory and committed with the store's atomic put (adopting a concurrent request's
+    /// pseudonym for the same value, reloading when one was taken), and only then is the text
+    /// rewritten. A vault failure refuses the request (503) unless every class needing a
+    /// pseudonym is listed in `[dangerous] fail_open_classes`, which then goes in clear.
+    pub async fn protect(
+        state: &AppState,
+        ctx: &mut Ctx,
+        headers: &HeaderMap,
+        principal: &Principal,
+        mut exchange: Exchange,
+        decision: &Decision,
+        inspection: Inspection,
+    ) -> Result<(Protected<Exchange>, Screening), GatewayError> {
+        let request_id = ctx.request_id.clone();
+        let failed = |component, detail: &dyn std::fmt::Display| {
+            GatewayError::protection_unavailable(component, &request_id, detail)
+        };
+        let mut policy = Policy::new(Operator::Keep);
+        let mut pseudonymized = BTreeSet::new();
+        for (class, treatment) in &decision.treatments {
+            let op = operator(state, class, *treatment);
+            if matches!(op, Operator::Tag | Operator::Surrogate) {
+                pseudonymized.insert(class.clone());
+            }
+            policy = policy.with(class.clone(), op);
+        }
+        let parts = inspection.parts;
+        // Every value the caller sent, as keyed digests (for the answer's leak check).
+        let mut leak = AnswerLeakCheck::new(&state.conversation_key);
+        let mut index = 0;
+        exchange.for_each_text(|_, text| {
+            if let Some(found) = parts.get(index) {
+                leak.add_input(text, found);
+            }
+            index += 1;
+        });
+
+        let mut conversation: Option<Arc<Conversation>> = None;
+        if !pseudonymized.is_empty() {
+            let conversation_name = conversation_id(state, headers, &principal.tenant, &exchange)?;
+            let scope = ScopeId::new(principal.tenant.clone(), conversation_name);
+            match assign(state, &scope, &policy, &exchange, &parts).await {
+                Ok(conv) => conversation = Some(conv),
+                Err(err) if pseudonymized.is_subset(&state.settings.fail_open_classes) => {
+                    tracing::warn!(error = %err, "vault failed; fail-open classes sent in clear");
+                    for class in &pseudonymized {
+                        policy = policy.with(class.clone(), Operator::Keep);
+                    }
+                    ctx.summary.flags.push("vault_fail_open".to_owned());
+                }
+                Err(VaultError::Protect(err)) => return Err(failed(Component::Protection, &err)),
+                Err(err) => return Err(failed(Component::Vault, &err)),
+            }
+        }
+        let store: Arc<dyn veil_protect::MappingStore> = match &conversation {
+            Some(conv) => conv.clone(),
+            None => Arc::new(MemoryStore::new()),
+        };
+        let scope = conversation.as_ref().map_or_else(
+            || ScopeId::new(principal.tenant.clone(), ""),
+            |c| c.scope().clone(),
+        );
+        let protector = Protector::new(policy, scope, store, Some(&state.root))
+            .map_err(|e| failed(Component::Protection, &e))?;
+        let mut index = 0;
+        let mut error = None;
+        exchange.for_each_text_mut(|_, text| {
+            let found = parts.get(index).map_or(&[][..], Vec::as_slice);
+            index += 1;
+            if found.is_empty() || error.is_some() {
+                return;
+            }
+            match protector.protect(text, found) {
+                Ok(protected) => *text = protected.text,
+                Err(err) => error = Some(err),
+            }
+        });
+        if let Some(err) = error {
+            return Err(failed(Component::Protection, &err));
+        }
+        if let Some(conv) = &conversation {
+            // Every pseudonym was assigned and committed before the rewrite; one assigned
+            // now would not be in the vault, so the answer could not be restored: refuse.
+            if conv.pending() > 0 {
+                return Err(failed(Component::Vault, &"pseudonym assigned after commit"));
+            }
+        }
+
+        let mut restore = Vec::new();
+        if let Some(conv) = &conversation {
+            conv.for_each(|placeholder, class, original| {
+                // Surrogates in the answer are the conversation's own, and so are originals.
+                leak.add_value(placeholder);
+                leak.add_value(original);
+                if decision.may_restore(class) {
+                    restore.push((
+                        placeholder.to_owned(),
+                        class.clone(),
+                        Sensitive::new(original.to_owned()),
+                    ));
+                }
+            });
+        }
+        if !decision.see_logprobs {
+            // Recorded now; `screen` strips whatever logprobs the answer carries.
+            ctx.summary.flags.push("logprobs_masked".to_owned());
+        }
+        let screening = Screening {
+            restore,
+            see_logprobs: decision.see_logprobs,
+            leak,
+            principal: decision.principal.clone(),
+            operation: decision.operation,
+            model: decision.model.clone(),
+        };
+        Ok((Protected(exchange), screening))
+    }
+
+    /// Loads the conversation, assigns pseudonyms to every value the policy pseudonymizes,
+    /// and commits them to the vault; reloads and reassigns when a concurrent request took
+    /// a proposed pseudonym.
+    async fn assign(
+        state: &AppState,
+        scope: &ScopeId,
+        policy: &Policy,
+        exchange: &Exchange,
+        parts: &[Vec<Finding>],
+    ) -> Result<Arc<Conversation>, VaultError> {
+        for _ in 0..VAULT_ROUNDS {
+            let conversation = Arc::new(state.vault.load(scope).await?);
+            let protector = Protector::new(
+                policy.clone(),
+                scope.clone(),
+                conversation.clone(),
+                Some(&state.root),
+            )?;
+            let mut index = 0;
+            let mut error = None;
+            exchange.for_each_text(|_, text| {
+                let found = parts.get(index).map_or(&[][..], Vec::as_slice);
+                index += 1;
+                for finding in found {
+                    let op = policy.operator_for(&finding.class);
+                    if error.is_some() || !matches!(op, Operator::Tag | Operator::Surrogate) {
+                        continue;
+                    }
+                    if let Some(value) = text.get(finding.bytes.clone())
+                        && let Err(err) = protector.apply(op, &finding.class, value)
+                    {
+                        error = Some(err);
+                    }
+                }
+            });
+            if let Some(err) = error {
+                return Err(err.into());
+            }
+            if state.vault.commit(&conversation).await? {
+                return Ok(conversation);
+            }
+        }
+        Err(VaultError::Contention(VAULT_ROUNDS))
+    }
+
+    /// Stage 9: strip logprobs unless granted, check a JSON answer for sensitive values
+    /// that did not come from this caller (possible memorized data: redacted and flagged
+    /// unless policy sends the class in clear), and restore the placeholders this caller
+    /// may see. Streams go through the same restore and stripping chunk by chunk.
+    pub fn screen(
+        state: &AppState,
+        ctx: &mut Ctx,
+        response: UpstreamResponse,
+        mut screening: Screening,
+    ) -> Answer {
+        let mut table = RestoreTable::new();
+        for (placeholder, class, original) in std::mem::take(&mut screening.restore) {
+            table.insert(&placeholder, &class, original);
+        }
+        let strip = !screening.see_logprobs;
+        match response.body {
+            UpstreamBody::Json(mut value) => {
+                if strip && strip_logprobs(&mut value) {
+                    ctx.summary.flags.push("logprobs_stripped".to_owned());
+                }
+                if response.status.is_success() {
+                    check_answer(state, ctx, &screening, &mut value);
+                }
+                if !table.is_empty() {
+                    restore_json(&table, &mut value);
+                }
+                Answer::Json(response.status, value)
+            }
+            UpstreamBody::Stream(stream) => {
+                if table.is_empty() && !strip {
+                    return Answer::Stream(stream);
+                }
+                let restorer = SseRestorer::new(Arc::new(table)).strip_logprobs(strip);
+                Answer::Stream(Box::pin(Screened::new(stream, restorer)))
+            }
+        }
+    }
+
+    /// The memorized-data check of a JSON answer.
+    fn check_answer(state: &AppState, ctx: &mut Ctx, screening: &Screening, value: &mut Value) {
+        let (leak, principal, operation, model) = (
+            &screening.leak,
+            &screening.principal,
+            screening.operation,
+            screening.model.as_str(),
+        );
+        let Some(per_text) = unexpected_values(
+            &state.analyzer,
+            value,
+            leak,
+            &state.settings.answer_check_ignore,
+        ) else {
+            // Detection failed on the answer: nothing can be said about it, so it is
+            // withheld rather than passed unchecked.
+            *value = serde_json::json!({"error": {"message": "the answer could not be screened", "type": "api_error", "code": "screen_unavailable"}});
+            ctx.summary.flags.push("answer_withheld".to_owned());
+            return;
+        };
+        if per_text.iter().all(Vec::is_empty) {
+            return;
+        }
+        // Per policy: a class this model may receive in clear may also come back in clear.
+        let mut findings = veil_policy::Findings::default();
+        for (class, _) in per_text.iter().flatten() {
+            findings.add(class.clone(), 1.0, veil_policy::Origin::Caller);
+        }
+        let passes: BTreeSet<DataClass> = match state.policy_models.get(model) {
+            Some(entity) => {
+                let decision = state
+                    .settings
+                    .policies
+                    .decide(principal, operation, entity, &findings);
+                if decision.errors.is_empty() {
+                    decision
+                        .treatments
+                        .iter()
+                        .filter(|(_, t)| matches!(t, Treatment::Pass))
+                        .map(|(c, _)| c.clone())
+                        .collect()
+                } else {
+                    BTreeSet::new()
+                }
+            }
+            None => BTreeSet::new(),
+        };
+        let mut counts = std::mem::take(&mut ctx.summary.answer_classes);
+        redact_unexpected(
+            value,
+            &per_text,
+            &|class| !passes.contains(class),
+            &mut counts,
+        );
+        ctx.summary.answer_classes = counts;
+        ctx.summary
+            .flags
+            .push("unexpected_sensitive_data".to_owned());
     }
 }
 

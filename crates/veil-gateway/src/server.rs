@@ -164,6 +164,19 @@ impl Gateway {
         })
     }
 
+    /// Like [`Gateway::with_store`] with a given analyzer (custom recognizers; tests that
+    /// make detection fail).
+    pub fn with_analyzer(
+        settings: Settings,
+        store: Store,
+        root_key: &[u8; 32],
+        analyzer: std::sync::Arc<veil_detect::Analyzer>,
+    ) -> Result<Self, StartError> {
+        Ok(Self {
+            state: AppState::with_analyzer(settings, store, root_key, analyzer)?,
+        })
+    }
+
     /// The shared state.
     pub fn state(&self) -> &AppState {
         &self.state

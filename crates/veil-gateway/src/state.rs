@@ -1,8 +1,12 @@
 //! [`AppState`]: what every request shares, built once at startup.
 
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use veil_detect::Analyzer;
+use veil_guard::{Guard, GuardConfig};
+use veil_protect::keys::RootKey;
 use veil_store::Store;
 
 use crate::auth::Authenticator;
@@ -13,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::recorder::Recorder;
 use crate::throttle::Throttle;
 use crate::upstream::Upstreams;
+use crate::vault::Vault;
 
 /// Shared state; cloning is cheap.
 #[derive(Debug, Clone)]
@@ -35,8 +40,20 @@ pub struct Inner {
     pub recorder: Recorder,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Detection, built once (the names model and the pattern set are large).
+    pub analyzer: Arc<Analyzer>,
+    /// Injection scoring of user, tool and document parts.
+    pub guard: Guard,
+    /// Each configured model as policy sees it (hosting, region, approved classes).
+    pub policy_models: BTreeMap<String, veil_policy::Model>,
+    /// Pseudonym mappings, encrypted per tenant.
+    pub vault: Vault,
+    /// The root key: the protector derives its per-tenant keys (surrogates) from it.
+    pub(crate) root: RootKey,
     /// Key of the salted request hash, derived from the root key.
     request_hash_key: [u8; 32],
+    /// Key naming conversations recognised from their first messages.
+    pub(crate) conversation_key: [u8; 32],
 }
 
 impl Deref for AppState {
@@ -54,6 +71,19 @@ impl AppState {
         store: Store,
         root_key: &[u8; 32],
     ) -> Result<Self, GatewayError> {
+        let analyzer = Analyzer::builder()
+            .build()
+            .map_err(|err| GatewayError::internal(&err))?;
+        Self::with_analyzer(settings, store, root_key, Arc::new(analyzer))
+    }
+
+    /// Like [`AppState::new`] with a given analyzer (custom recognizers; tests).
+    pub fn with_analyzer(
+        settings: Settings,
+        store: Store,
+        root_key: &[u8; 32],
+        analyzer: Arc<Analyzer>,
+    ) -> Result<Self, GatewayError> {
         let upstreams = Upstreams::new(&settings.models)?;
         let request_hash_key = derive_key(root_key, b"veil/request-hash/v1");
         let mut auth = Authenticator::new(store.clone());
@@ -62,7 +92,30 @@ impl AppState {
             verifier.spawn_refresher();
             auth = auth.with_jwt(verifier);
         }
+        let conversation_key = derive_key(root_key, b"veil/conversation-id/v1");
+        let guard =
+            Guard::new(&GuardConfig::default()).map_err(|err| GatewayError::internal(&err))?;
+        let mut policy_models = BTreeMap::new();
+        for (name, model) in &settings.models {
+            let attributes = &model.attributes;
+            let hosting = match attributes.hosting {
+                crate::config::Hosting::OnPrem => veil_policy::Hosting::OnPrem,
+                crate::config::Hosting::Cloud => veil_policy::Hosting::Cloud,
+            };
+            let region = attributes.region.as_deref().unwrap_or("");
+            let entity =
+                veil_policy::Model::new(name, hosting, region, &attributes.approved_classes)
+                    .map_err(|err| GatewayError::internal(&err))?;
+            policy_models.insert(name.clone(), entity);
+        }
+        let vault = Vault::new(store.clone(), root_key, settings.config.vault.ttl_secs);
         Ok(Self(Arc::new(Inner {
+            analyzer,
+            guard,
+            policy_models,
+            vault,
+            root: RootKey::from_bytes(*root_key),
+            conversation_key,
             auth,
             throttle: Throttle::new(settings.config.throttle.clone()),
             recorder: Recorder::spawn(store.clone()),
