@@ -34,6 +34,8 @@ pub struct Config {
     pub models: BTreeMap<String, ModelConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// Monitoring: extraction and abuse detectors, alert sinks, automatic actions.
+    pub alerts: crate::observe::AlertsConfig,
 }
 
 /// Listener settings.
@@ -279,6 +281,9 @@ pub enum ConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// `[alerts]` is invalid.
+    #[error(transparent)]
+    Alerts(#[from] crate::observe::AlertsConfigError),
     /// A limit is out of range.
     #[error("limits.{field}: {reason}")]
     Limit {
@@ -356,9 +361,11 @@ impl Config {
         for (name, model) in &self.models {
             models.insert(name.clone(), resolve_model(name, model)?);
         }
+        let alert_webhook = self.alerts.validate()?;
         Ok(Settings {
             config: self.clone(),
             models,
+            alert_webhook,
         })
     }
 
@@ -465,6 +472,8 @@ pub struct Settings {
     pub config: Config,
     /// The routing table, by public model name.
     pub models: BTreeMap<String, ResolvedModel>,
+    /// The alert webhook with its secret, when configured.
+    pub alert_webhook: Option<crate::observe::ResolvedWebhook>,
 }
 
 /// The example config shipped in `docs/veil.example.toml`, parsed by a test.

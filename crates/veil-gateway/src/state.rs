@@ -9,6 +9,7 @@ use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
+use crate::observe::Observer;
 use crate::recorder::Recorder;
 use crate::throttle::Throttle;
 use crate::upstream::Upstreams;
@@ -34,6 +35,8 @@ pub struct Inner {
     pub recorder: Recorder,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Monitoring: feature extraction and the detectors' queue.
+    pub observer: Observer,
     /// Key of the salted request hash, derived from the root key.
     request_hash_key: [u8; 32],
 }
@@ -54,11 +57,20 @@ impl AppState {
     ) -> Result<Self, GatewayError> {
         let upstreams = Upstreams::new(&settings.models)?;
         let request_hash_key = derive_key(root_key, b"veil/request-hash/v1");
+        let metrics = Metrics::new();
+        let throttle = Throttle::new(settings.config.throttle.clone());
+        let observer = Observer::spawn(
+            &settings.config.alerts,
+            settings.alert_webhook.clone(),
+            metrics.clone(),
+            throttle.clone(),
+        );
         Ok(Self(Arc::new(Inner {
             auth: Authenticator::new(store.clone()),
-            throttle: Throttle::new(settings.config.throttle.clone()),
+            throttle,
             recorder: Recorder::spawn(store.clone()),
-            metrics: Metrics::new(),
+            metrics,
+            observer,
             upstreams,
             store,
             settings,
