@@ -1,14 +1,15 @@
 //! The HTTP surface: routes, transport layers and the small non-pipeline handlers.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
@@ -38,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(models))
         .route("/admin/v1/keys", get(list_keys).post(create_admin_key))
         .route("/admin/v1/keys/{id}", delete(revoke_key))
+        .route("/admin/v1/keys/{id}/restriction", delete(lift_restriction))
+        .route("/admin/v1/restrictions", get(list_restrictions))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -128,16 +131,38 @@ async fn openai_shape(response: Response) -> Response {
     shaped
 }
 
-async fn chat(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    pipeline::handle(state, Action::Chat, headers, body).await
+/// The TCP peer, inserted by `Gateway::serve` (absent under `oneshot` tests).
+type Peer = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+fn peer_ip(peer: Peer) -> Option<IpAddr> {
+    peer.map(|Extension(ConnectInfo(addr))| addr.ip())
 }
 
-async fn complete(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    pipeline::handle(state, Action::Complete, headers, body).await
+async fn chat(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    pipeline::handle(state, Action::Chat, peer_ip(peer), headers, body).await
 }
 
-async fn embed(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
-    pipeline::handle(state, Action::Embed, headers, body).await
+async fn complete(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    pipeline::handle(state, Action::Complete, peer_ip(peer), headers, body).await
+}
+
+async fn embed(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    pipeline::handle(state, Action::Embed, peer_ip(peer), headers, body).await
 }
 
 async fn not_found() -> GatewayError {
@@ -264,6 +289,41 @@ async fn revoke_key(
     state.auth.forget(&id);
     tracing::info!(admin = %admin.key_id, key_id = %id, "key revoked");
     Ok(Json(json!({"id": id, "revoked": true})).into_response())
+}
+
+/// `GET /admin/v1/restrictions`: keys throttled or suspended by monitoring.
+async fn list_restrictions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, GatewayError> {
+    admin(&state, &headers).await?;
+    let data: Vec<_> = state
+        .throttle
+        .restrictions()
+        .into_iter()
+        .map(|(key_id, restriction)| {
+            let mut value = json!(restriction);
+            if let Some(fields) = value.as_object_mut() {
+                fields.insert("key_id".into(), json!(key_id));
+            }
+            value
+        })
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data})).into_response())
+}
+
+/// `DELETE /admin/v1/keys/{id}/restriction`: lifts a throttle or suspension.
+async fn lift_restriction(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, GatewayError> {
+    let admin = admin(&state, &headers).await?;
+    if state.throttle.lift(&id).is_none() {
+        return Err(GatewayError::not_found("no restriction on this key"));
+    }
+    tracing::info!(admin = %admin.key_id, key_id = %id, "key restriction lifted");
+    Ok(Json(json!({"id": id, "restricted": false})).into_response())
 }
 
 async fn healthz() -> &'static str {

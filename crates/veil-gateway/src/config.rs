@@ -44,6 +44,8 @@ pub struct Config {
     pub vault: VaultConfig,
     /// Switches that weaken protection. Every one is off by default.
     pub dangerous: DangerousConfig,
+    /// Monitoring: extraction and abuse detectors, alert sinks, automatic actions.
+    pub alerts: crate::observe::AlertsConfig,
 }
 
 /// Where policies come from and how pseudonyms look.
@@ -458,6 +460,9 @@ pub enum ConfigError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// `[alerts]` is invalid.
+    #[error(transparent)]
+    Alerts(#[from] crate::observe::AlertsConfigError),
     /// A limit is out of range.
     #[error("limits.{field}: {reason}")]
     Limit {
@@ -535,6 +540,7 @@ impl Config {
         for (name, model) in &self.models {
             models.insert(name.clone(), resolve_model(name, model)?);
         }
+        let alert_webhook = self.alerts.validate()?;
         let jwt = match &self.auth.jwt {
             Some(jwt) => Some(JwtSettings::from_config(jwt).map_err(ConfigError::Jwt)?),
             None => None,
@@ -587,6 +593,7 @@ impl Config {
             surrogate_classes,
             fail_open_classes,
             answer_check_ignore,
+            alert_webhook,
         })
     }
 
@@ -705,6 +712,8 @@ pub struct Settings {
     pub fail_open_classes: BTreeSet<DataClass>,
     /// `[policy] answer_check_ignore`, parsed.
     pub answer_check_ignore: BTreeSet<DataClass>,
+    /// The alert webhook with its secret, when configured.
+    pub alert_webhook: Option<crate::observe::ResolvedWebhook>,
 }
 
 /// The example config shipped in `docs/veil.example.toml`, parsed by a test.

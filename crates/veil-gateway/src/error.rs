@@ -125,6 +125,17 @@ impl GatewayError {
         )
     }
 
+    /// 403: monitoring (or an administrator) suspended this key.
+    pub fn suspended() -> Self {
+        Self::new(
+            Source::Client,
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "key_suspended",
+            "this key is suspended; an administrator can lift the suspension",
+        )
+    }
+
     /// 404: no such model in the routing table.
     pub fn model_not_found(model: &str) -> Self {
         Self::new(

@@ -11,6 +11,7 @@
 //! - [`auth`]: API keys (`veil_…`, stored as SHA-256) and the [`auth::Principal`].
 //! - [`throttle::Throttle`]: per-key and per-tenant requests, tokens and concurrency.
 //! - [`error::GatewayError`]: the one error, OpenAI-shaped on the wire.
+//! - [`observe`]: stage 11's extraction and abuse detectors and their alerts.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -37,6 +38,7 @@ pub mod error;
 pub mod exchange;
 pub mod jwt;
 pub mod metrics;
+pub mod observe;
 pub mod pipeline;
 pub mod recorder;
 pub mod screen;

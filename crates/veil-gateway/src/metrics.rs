@@ -27,6 +27,53 @@ pub struct Metrics {
     in_flight: Gauge<i64, AtomicI64>,
     rate_limited: Family<Labels, Counter>,
     upstream_errors: Family<Labels, Counter>,
+    monitoring: Monitoring,
+}
+
+/// Metrics of the `observe` stage: findings, decisions, alerts and their delivery.
+#[derive(Debug, Clone, Default)]
+struct Monitoring {
+    findings: Family<Labels, Counter>,
+    decisions: Family<Labels, Counter>,
+    alerts: Family<Labels, Counter>,
+    alert_deliveries: Family<Labels, Counter>,
+    auto_actions: Family<Labels, Counter>,
+    observations_dropped: Counter,
+}
+
+impl Monitoring {
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "findings",
+            "Sensitive values found, by data class and where (request or answer)",
+            self.findings.clone(),
+        );
+        registry.register(
+            "decisions",
+            "Policy decisions by verdict and reason (policy id or denial reason)",
+            self.decisions.clone(),
+        );
+        registry.register(
+            "alerts",
+            "Monitoring alerts by detector kind and severity",
+            self.alerts.clone(),
+        );
+        registry.register(
+            "alert_deliveries",
+            "Alert webhook outcomes: delivered, rejected, failed, dropped",
+            self.alert_deliveries.clone(),
+        );
+        registry.register(
+            "auto_actions",
+            "Keys throttled or suspended automatically by monitoring",
+            self.auto_actions.clone(),
+        );
+        registry.register(
+            "observations_dropped",
+            "Exchanges not seen by the detectors because their queue was full",
+            self.observations_dropped.clone(),
+        );
+    }
 }
 
 impl Default for Metrics {
@@ -79,8 +126,11 @@ impl Metrics {
             "Upstream failures by model and kind",
             upstream_errors.clone(),
         );
+        let monitoring = Monitoring::default();
+        monitoring.register(&mut registry);
         Self {
             registry: Arc::new(registry),
+            monitoring,
             requests,
             latency,
             upstream_latency,
@@ -133,6 +183,57 @@ impl Metrics {
                 ("kind", kind.to_owned()),
             ])
             .inc();
+    }
+
+    /// `n` findings of `class` in the request or the answer (`place`).
+    pub fn findings(&self, place: &'static str, class: &str, n: u32) {
+        self.monitoring
+            .findings
+            .get_or_create(&vec![("class", class.to_owned()), ("in", place.to_owned())])
+            .inc_by(u64::from(n));
+    }
+
+    /// One policy decision with one of its reasons (or `none`).
+    pub fn decision(&self, verdict: &'static str, reason: &str) {
+        self.monitoring
+            .decisions
+            .get_or_create(&vec![
+                ("verdict", verdict.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// One alert raised.
+    pub fn alert(&self, kind: &'static str, severity: &'static str) {
+        self.monitoring
+            .alerts
+            .get_or_create(&vec![
+                ("kind", kind.to_owned()),
+                ("severity", severity.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// One webhook delivery outcome.
+    pub fn alert_delivery(&self, outcome: &'static str) {
+        self.monitoring
+            .alert_deliveries
+            .get_or_create(&vec![("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    /// One automatic action (`throttle` or `suspend`).
+    pub fn auto_action(&self, action: &'static str) {
+        self.monitoring
+            .auto_actions
+            .get_or_create(&vec![("action", action.to_owned())])
+            .inc();
+    }
+
+    /// One observation dropped because the detectors' queue was full.
+    pub fn observation_dropped(&self) {
+        self.monitoring.observations_dropped.inc();
     }
 
     /// The exposition text.

@@ -11,7 +11,7 @@
 //!  8 forward       Protected<Exchange> + Decision -> upstream         502 / 504
 //!  9 screen        per chunk: restore, leak checks        (issue 4)    -
 //! 10 record        response record; always runs, errors included      -
-//! 11 observe       metrics and the log line; never content            -
+//! 11 observe       metrics, log line, detectors (off the hot path)     -
 //! ```
 //!
 //! Stages are plain functions over one per-request [`Ctx`]; each returns its product or a
@@ -23,6 +23,7 @@
 
 use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -44,6 +45,7 @@ use zeroize::Zeroizing;
 use crate::auth::Principal;
 use crate::error::{Component, GatewayError};
 use crate::exchange::{Action, Exchange, Origin as ExchangeOrigin, parse_exchange};
+use crate::observe::{Features, Observation};
 use crate::state::AppState;
 use crate::summary::{DecisionSummary, Verdict};
 use crate::throttle::Permit;
@@ -76,10 +78,14 @@ pub struct Ctx {
     pub summary: DecisionSummary,
     /// True once `decide` has run (the `x-veil-decision` header says `none` before).
     pub decided: bool,
+    /// The client's address (the TCP peer), for monitoring.
+    pub client: Option<IpAddr>,
+    /// Set after `parse`: the prompt's features for the detectors (hashes, never text).
+    pub features: Option<Features>,
 }
 
 impl Ctx {
-    fn new(request_id: String, action: Action) -> Self {
+    fn new(request_id: String, action: Action, client: Option<IpAddr>) -> Self {
         Self {
             request_id,
             action,
@@ -92,19 +98,28 @@ impl Ctx {
             permit: None,
             summary: DecisionSummary::default(),
             decided: false,
+            client,
+            features: None,
         }
     }
 }
 
-/// Runs the pipeline for one API request and always produces a response.
-pub async fn handle(state: AppState, action: Action, headers: HeaderMap, body: Body) -> Response {
+/// Runs the pipeline for one API request and always produces a response. `client` is the
+/// TCP peer's address, when known.
+pub async fn handle(
+    state: AppState,
+    action: Action,
+    client: Option<IpAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     state.metrics.started();
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let mut ctx = Ctx::new(request_id, action);
+    let mut ctx = Ctx::new(request_id, action, client);
     let outcome = run(&state, &mut ctx, &headers, body).await;
     let veil_headers = [
         (
@@ -179,6 +194,7 @@ async fn run(
 ) -> Result<Answer, GatewayError> {
     let principal = authenticate(state, ctx, headers).await?;
     let exchange = parse(state, ctx, body).await?;
+    ctx.features = state.observer.features(&exchange);
     throttle(state, ctx, &principal, &exchange)?;
     let inspection = inspect(state, ctx, &exchange)?;
     let decision = decide(state, ctx, &principal, &exchange, &inspection)?;
@@ -699,7 +715,8 @@ impl Drop for Finish {
     }
 }
 
-/// Stage 11: metrics and one log line per exchange. Only ids, names, counts and timings.
+/// Stage 11: metrics, one log line per exchange, and an [`Observation`] for the detectors
+/// (handed over without waiting). Only ids, names, counts, hashes and timings.
 pub fn observe(state: &AppState, ctx: &Ctx, status: u16, elapsed: Duration, usage: Usage) {
     state.metrics.finished(
         ctx.action.route(),
@@ -707,6 +724,48 @@ pub fn observe(state: &AppState, ctx: &Ctx, status: u16, elapsed: Duration, usag
         status,
         elapsed.as_secs_f64(),
     );
+    let summary = &ctx.summary;
+    for (class, n) in &summary.classes {
+        state.metrics.findings("request", class, *n);
+    }
+    for (class, n) in &summary.answer_classes {
+        state.metrics.findings("answer", class, *n);
+    }
+    let denied = summary.verdict == crate::summary::Verdict::Deny;
+    // A decision was made when it was recorded (a deny, or reasons) or the request went on
+    // to the upstream.
+    if denied || !summary.reasons.is_empty() || ctx.upstream_latency.is_some() {
+        let verdict = summary.verdict.as_str();
+        if summary.reasons.is_empty() {
+            state.metrics.decision(verdict, "none");
+        }
+        for reason in &summary.reasons {
+            state.metrics.decision(verdict, reason);
+        }
+    }
+    if let Some(principal) = &ctx.principal {
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let prompt = usage.prompt_tokens.or(ctx.prompt_tokens_estimate);
+        let flagged = |text: &String| text.contains("injection") || text.contains("jailbreak");
+        state.observer.submit(Observation {
+            request_id: ctx.request_id.clone(),
+            at_ms,
+            key_id: principal.key_id.clone(),
+            tenant: principal.tenant.clone(),
+            client: ctx.client,
+            model: ctx.model.clone(),
+            status,
+            tokens: prompt.unwrap_or(0) + usage.completion_tokens.unwrap_or(0),
+            classes: summary.classes.clone(),
+            answer_findings: summary.answer_classes.values().sum(),
+            refused: denied || status == 403,
+            injection: summary.flags.iter().any(flagged) || summary.reasons.iter().any(flagged),
+            features: ctx.features,
+        });
+    }
     tracing::info!(
         request_id = %ctx.request_id,
         key_id = ctx.principal.as_ref().map(|p| p.key_id.as_str()),

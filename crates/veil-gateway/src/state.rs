@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::error::GatewayError;
 use crate::jwt::JwtVerifier;
 use crate::metrics::Metrics;
+use crate::observe::Observer;
 use crate::recorder::Recorder;
 use crate::throttle::Throttle;
 use crate::upstream::Upstreams;
@@ -50,6 +51,8 @@ pub struct Inner {
     pub vault: Vault,
     /// The root key: the protector derives its per-tenant keys (surrogates) from it.
     pub(crate) root: RootKey,
+    /// Monitoring: feature extraction and the detectors' queue.
+    pub observer: Observer,
     /// Key of the salted request hash, derived from the root key.
     request_hash_key: [u8; 32],
     /// Key naming conversations recognised from their first messages.
@@ -86,6 +89,14 @@ impl AppState {
     ) -> Result<Self, GatewayError> {
         let upstreams = Upstreams::new(&settings.models)?;
         let request_hash_key = derive_key(root_key, b"veil/request-hash/v1");
+        let metrics = Metrics::new();
+        let throttle = Throttle::new(settings.config.throttle.clone());
+        let observer = Observer::spawn(
+            &settings.config.alerts,
+            settings.alert_webhook.clone(),
+            metrics.clone(),
+            throttle.clone(),
+        );
         let mut auth = Authenticator::new(store.clone());
         if let Some(jwt) = &settings.jwt {
             let verifier = Arc::new(JwtVerifier::new(jwt.clone()));
@@ -117,9 +128,10 @@ impl AppState {
             root: RootKey::from_bytes(*root_key),
             conversation_key,
             auth,
-            throttle: Throttle::new(settings.config.throttle.clone()),
+            throttle,
             recorder: Recorder::spawn(store.clone()),
-            metrics: Metrics::new(),
+            metrics,
+            observer,
             upstreams,
             store,
             settings,

@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::auth::Principal;
+use serde::Serialize;
+
+use crate::auth::{Principal, unix_now};
 use crate::config::{RateLimits, ThrottleConfig};
 use crate::error::GatewayError;
 
@@ -114,6 +116,36 @@ struct Budgets {
 pub struct Throttle {
     defaults: ThrottleConfig,
     budgets: Arc<Mutex<Budgets>>,
+    restrictions: Arc<Mutex<HashMap<String, Restriction>>>,
+}
+
+/// What a restriction does to a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Restrict {
+    /// The key keeps at most this many requests per minute.
+    Throttle {
+        /// The lowered limit.
+        requests_per_minute: u64,
+    },
+    /// Every request of the key is refused with 403 `key_suspended`.
+    Suspend,
+}
+
+/// A restriction on one key, placed by monitoring's automatic action. It lives in this
+/// process's memory: an administrator lifts it (`DELETE /admin/v1/keys/{id}/restriction`),
+/// or it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Restriction {
+    /// What it does.
+    #[serde(flatten)]
+    pub restrict: Restrict,
+    /// Why: the alert kind that caused it.
+    pub reason: String,
+    /// When it was placed, unix seconds.
+    pub since: i64,
+    /// When it ends, unix seconds; `None`: when an administrator lifts it.
+    pub until: Option<i64>,
 }
 
 /// Proof that a request was admitted. Holds its concurrency slots until dropped, which
@@ -142,14 +174,73 @@ impl Throttle {
         Self {
             defaults,
             budgets: Arc::default(),
+            restrictions: Arc::default(),
         }
+    }
+
+    /// Places (or replaces) a restriction on a key. A suspension is never weakened into a
+    /// throttle by a later, milder alert.
+    pub fn restrict(&self, key_id: &str, restriction: Restriction) {
+        if let Ok(mut all) = self.restrictions.lock() {
+            let keep_suspension = all.get(key_id).is_some_and(|r| {
+                r.restrict == Restrict::Suspend && restriction.restrict != Restrict::Suspend
+            });
+            if !keep_suspension {
+                all.insert(key_id.to_owned(), restriction);
+            }
+        }
+    }
+
+    /// Lifts a key's restriction; returns what was lifted.
+    pub fn lift(&self, key_id: &str) -> Option<Restriction> {
+        self.restrictions.lock().ok()?.remove(key_id)
+    }
+
+    /// Restrictions in force, by key id.
+    pub fn restrictions(&self) -> Vec<(String, Restriction)> {
+        let now = unix_now();
+        let Ok(mut all) = self.restrictions.lock() else {
+            return Vec::new();
+        };
+        all.retain(|_, r| r.until.is_none_or(|until| until > now));
+        let mut list: Vec<_> = all.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list
+    }
+
+    /// The restriction in force for a key, if any (expired ones are removed).
+    fn restriction(&self, key_id: &str) -> Result<Option<Restrict>, GatewayError> {
+        let mut all = self
+            .restrictions
+            .lock()
+            .map_err(|_| GatewayError::internal(&"restriction lock poisoned"))?;
+        let Some(restriction) = all.get(key_id) else {
+            return Ok(None);
+        };
+        if restriction.until.is_some_and(|until| until <= unix_now()) {
+            all.remove(key_id);
+            return Ok(None);
+        }
+        Ok(Some(restriction.restrict))
     }
 
     /// Admits one request estimated at `prompt_tokens`, or answers 429 with `Retry-After`.
     /// Nothing is charged when either the key or the tenant is over budget.
     pub fn admit(&self, principal: &Principal, prompt_tokens: u64) -> Result<Permit, GatewayError> {
         let now = Instant::now();
-        let key_limits = key_limits(self.defaults.key, principal);
+        let mut key_limits = key_limits(self.defaults.key, principal);
+        match self.restriction(&principal.key_id)? {
+            Some(Restrict::Suspend) => return Err(GatewayError::suspended()),
+            Some(Restrict::Throttle {
+                requests_per_minute,
+            }) => {
+                key_limits.requests_per_minute = match key_limits.requests_per_minute {
+                    0 => requests_per_minute,
+                    own => own.min(requests_per_minute),
+                };
+            }
+            None => {}
+        }
         let tenant_limits = self.defaults.tenant;
         let mut budgets = self
             .budgets
@@ -292,6 +383,51 @@ mod tests {
         p.charge_tokens(100);
         let err = throttle.admit(&a, 1).unwrap_err();
         assert!(err.message().contains("tokens"));
+    }
+
+    #[test]
+    fn restrictions_suspend_and_throttle_until_lifted() {
+        let throttle = Throttle::new(config(100, 0, 0));
+        let a = principal("a", "t", KeyLimits::default());
+        let restriction = |restrict, until| Restriction {
+            restrict,
+            reason: "divergence".into(),
+            since: unix_now(),
+            until,
+        };
+        throttle.restrict("a", restriction(Restrict::Suspend, None));
+        let err = throttle.admit(&a, 1).unwrap_err();
+        assert_eq!((err.status().as_u16(), err.code()), (403, "key_suspended"));
+        // A milder alert does not weaken a suspension.
+        throttle.restrict(
+            "a",
+            restriction(
+                Restrict::Throttle {
+                    requests_per_minute: 1,
+                },
+                None,
+            ),
+        );
+        assert_eq!(throttle.admit(&a, 1).unwrap_err().status(), 403);
+        assert_eq!(throttle.restrictions().len(), 1);
+        assert!(throttle.lift("a").is_some());
+        drop(throttle.admit(&a, 1).unwrap());
+        // Throttled to 1 per minute: the bucket (refilled at the old rate) is capped at 1.
+        let throttle = Throttle::new(config(100, 0, 0));
+        throttle.restrict(
+            "a",
+            restriction(
+                Restrict::Throttle {
+                    requests_per_minute: 1,
+                },
+                None,
+            ),
+        );
+        drop(throttle.admit(&a, 1).unwrap());
+        assert_eq!(throttle.admit(&a, 1).unwrap_err().status(), 429);
+        // An expired restriction is gone.
+        throttle.restrict("a", restriction(Restrict::Suspend, Some(unix_now() - 1)));
+        assert!(throttle.restrictions().is_empty());
     }
 
     #[test]

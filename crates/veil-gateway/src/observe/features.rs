@@ -1,0 +1,431 @@
+//! Text features of one prompt, computed in the pipeline and handed to the detectors: hashes
+//! and counts only, never text.
+//!
+//! One pass over the words of the caller's latest prompt yields
+//! - a 64-bit SimHash over word unigrams and bigrams (near-duplicate prompts lie within a
+//!   small Hamming distance of each other),
+//! - a template signature: the prompt with its varying slots (words holding digits, `@`,
+//!   quoted spans, capitalised words inside a sentence) masked, hashed; and a hash of the
+//!   masked values (the slot) — one template with many slots is enumeration,
+//! - divergence-attack markers: a request to repeat something without end ("repeat this
+//!   word forever", "say it 500 times") and the longest run of one word repeated.
+//!
+//! Hashes are SipHash-1-3 keyed with a random per-process key (`RandomState`), so a hash
+//! quoted in an alert cannot be matched against guessed prompts by anyone without the key.
+//! Scanning is linear, allocation-free and capped at [`SCAN_LIMIT`] bytes per text.
+
+use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
+
+use serde_json::Value;
+
+use crate::exchange::{Action, Exchange};
+
+/// At most this many bytes of one text are scanned; the features of a prefix this long are
+/// as telling as those of the whole, and the cost stays bounded.
+pub const SCAN_LIMIT: usize = 64 * 1024;
+
+/// What the detectors learn about one prompt. Hashes and counts only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Features {
+    /// Words in the scanned prompt.
+    pub words: u32,
+    /// SimHash of the prompt's word unigrams and bigrams.
+    pub simhash: u64,
+    /// Hash of the prompt with its slots masked; `None` when the prompt has no slot or
+    /// fewer than [`MIN_TEMPLATE_WORDS`] fixed words.
+    pub template: Option<u64>,
+    /// Hash of the masked slot values, in order.
+    pub slot: u64,
+    /// The prompt asks to repeat something without end or hundreds of times.
+    pub repeat_request: bool,
+    /// Longest run of one word repeated back to back, over all caller text.
+    pub longest_run: u32,
+    /// Log probabilities asked for: 0 none, else the number of top alternatives (at least 1).
+    pub logprobs: u32,
+    /// `logit_bias` is set (with log probabilities, the known logit-extraction technique).
+    pub logit_bias: bool,
+}
+
+/// Fewest fixed (unmasked) words for a prompt to have a template: shorter prompts ("hi
+/// 42") would make every numeric question one template.
+pub const MIN_TEMPLATE_WORDS: u32 = 3;
+
+/// Computes [`Features`] with one per-process hash key.
+#[derive(Debug, Clone)]
+pub struct Extractor {
+    /// A keyed SipHash state with nothing written yet; cloned for each hash.
+    keys: DefaultHasher,
+}
+
+impl Default for Extractor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Words that ask for output to be produced (the verb of a repetition request).
+const REPEAT_VERBS: &[&str] = &[
+    "repeat", "say", "write", "print", "output", "type", "echo", "recite", "generate", "spell",
+];
+
+/// Words that make a request unbounded.
+const UNBOUNDED: &[&str] = &[
+    "forever",
+    "infinitely",
+    "indefinitely",
+    "endlessly",
+    "nonstop",
+    "ceaselessly",
+    "eternally",
+    "perpetually",
+];
+
+/// Fewest repetitions asked for ("say it 100 times") that count as a repetition request.
+const MANY_TIMES: u64 = 100;
+
+impl Extractor {
+    /// An extractor with a fresh random key.
+    pub fn new() -> Self {
+        Self {
+            keys: RandomState::new().build_hasher(),
+        }
+    }
+
+    /// An extractor with a fixed, public key: reproducible hashes for tests and
+    /// benchmarks. Never use it in the gateway (its hashes can be confirmed by guessing).
+    #[doc(hidden)]
+    pub fn with_fixed_key() -> Self {
+        Self {
+            keys: DefaultHasher::new(),
+        }
+    }
+
+    /// The features of one exchange: the caller's latest text is hashed; every
+    /// caller-written text (system and user messages, prompts, inputs) is scanned for
+    /// divergence markers.
+    pub fn extract(&self, exchange: &Exchange) -> Features {
+        let mut features = Features::default();
+        let mut state = self.hash_state();
+        match exchange.action {
+            Action::Chat => {
+                let messages = match exchange.field("messages") {
+                    Some(Value::Array(messages)) => messages.as_slice(),
+                    _ => &[],
+                };
+                let last_user = messages
+                    .iter()
+                    .rposition(|m| m.get("role").and_then(Value::as_str) == Some("user"));
+                for (index, message) in messages.iter().enumerate() {
+                    let role = message.get("role").and_then(Value::as_str);
+                    if !matches!(role, Some("user" | "system" | "developer")) {
+                        continue;
+                    }
+                    let hash = Some(index) == last_user;
+                    if let Some(content) = message.get("content") {
+                        for_each_text(content, &mut |text| {
+                            let state = hash.then_some(&mut state);
+                            self.scan(text, state, &mut features);
+                        });
+                    }
+                }
+            }
+            Action::Complete => {
+                if let Some(prompt) = exchange.field("prompt") {
+                    for_each_text(prompt, &mut |text| {
+                        self.scan(text, Some(&mut state), &mut features);
+                    });
+                }
+            }
+            Action::Embed => {
+                if let Some(input) = exchange.field("input") {
+                    for_each_text(input, &mut |text| {
+                        self.scan(text, Some(&mut state), &mut features);
+                    });
+                }
+            }
+        }
+        state.finish(&mut features);
+        features.logprobs = logprobs_asked(exchange);
+        features.logit_bias = exchange
+            .field("logit_bias")
+            .and_then(Value::as_object)
+            .is_some_and(|bias| !bias.is_empty());
+        features
+    }
+
+    /// Features of one plain text, as if it were the whole prompt (benchmarks, tests).
+    pub fn extract_text(&self, text: &str) -> Features {
+        let mut features = Features::default();
+        let mut state = self.hash_state();
+        self.scan(text, Some(&mut state), &mut features);
+        state.finish(&mut features);
+        features
+    }
+
+    fn hash_state(&self) -> HashState {
+        HashState {
+            simhash: SimHash::default(),
+            template: self.keys.clone(),
+            slots: self.keys.clone(),
+            fixed_words: 0,
+            slot_count: 0,
+            previous_slot: false,
+            previous_word: None,
+        }
+    }
+
+    /// Scans one text for divergence markers; with a hash state, its words also feed the
+    /// SimHash and the template (several texts fed to one state read as one text).
+    fn scan(&self, text: &str, mut hash: Option<&mut HashState>, features: &mut Features) {
+        let text = prefix(text, SCAN_LIMIT);
+        let mut sentence_start = true;
+        let mut in_quote = false;
+        let mut run = (0u64, 0u32);
+        let mut verb = false;
+        let mut unbounded = false;
+        let mut last_number: Option<u64> = None;
+        for token in text.split_whitespace() {
+            let opens_quote = token.starts_with(['"', '\'', '\u{201c}', '\u{ab}', '`']);
+            let closes_quote =
+                token.len() > 1 && token.ends_with(['"', '\'', '\u{201d}', '\u{bb}', '`']);
+            let core = token.trim_matches(|c: char| !c.is_alphanumeric());
+            let ends_sentence = token.ends_with(['.', '?', '!', ':', ';']);
+            if core.is_empty() {
+                // A lone quote mark opens or closes a quoted span.
+                if token.contains(['"', '\'', '\u{201c}', '\u{201d}', '\u{ab}', '\u{bb}', '`']) {
+                    in_quote = !in_quote;
+                }
+                sentence_start |= ends_sentence;
+                continue;
+            }
+            let word = self.word_hash(core);
+            features.words = features.words.saturating_add(1);
+            // Divergence markers.
+            run = if run.0 == word && run.1 > 0 {
+                (word, run.1.saturating_add(1))
+            } else {
+                (word, 1)
+            };
+            features.longest_run = features.longest_run.max(run.1);
+            if let Some(lower) = ascii_lower(core) {
+                let lower = lower.as_slice();
+                if REPEAT_VERBS.iter().any(|v| v.as_bytes() == lower) {
+                    verb = true;
+                } else if UNBOUNDED.iter().any(|u| u.as_bytes() == lower)
+                    || (lower == b"times" && last_number.is_some_and(|n| n >= MANY_TIMES))
+                {
+                    unbounded = true;
+                }
+            }
+            last_number = core.parse::<u64>().ok();
+            if let Some(state) = hash.as_deref_mut() {
+                let is_slot = in_quote || opens_quote || is_slot_word(core, sentence_start);
+                state.add(word, is_slot);
+            }
+            if opens_quote && !in_quote {
+                in_quote = !closes_quote;
+            } else if in_quote && closes_quote {
+                in_quote = false;
+            }
+            sentence_start = ends_sentence;
+        }
+        features.repeat_request |= verb && unbounded;
+    }
+
+    /// Keyed hash of a word, ASCII letters folded to lower case.
+    fn word_hash(&self, word: &str) -> u64 {
+        let mut hasher = self.keys.clone();
+        match ascii_lower(word) {
+            Some(lower) => hasher.write(lower.as_slice()),
+            None => {
+                for c in word.chars().flat_map(char::to_lowercase) {
+                    hasher.write_u32(u32::from(c));
+                }
+            }
+        }
+        hasher.finish()
+    }
+}
+
+/// Visits a string, the strings of an array, or the `text` of multi-part content.
+fn for_each_text(value: &Value, f: &mut impl FnMut(&str)) {
+    match value {
+        Value::String(text) => f(text),
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(text) => f(text),
+                    Value::Object(part) => {
+                        if let Some(Value::String(text)) = part.get("text") {
+                            f(text);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `logprobs: true` with `top_logprobs: n` (chat) or `logprobs: n` (completions).
+fn logprobs_asked(exchange: &Exchange) -> u32 {
+    let top = exchange
+        .field("top_logprobs")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let asked = match exchange.field("logprobs") {
+        Some(Value::Bool(true)) => top.max(1),
+        Some(Value::Number(n)) => n.as_u64().unwrap_or(0).max(top),
+        _ => 0,
+    };
+    u32::try_from(asked).unwrap_or(u32::MAX)
+}
+
+/// A word that fills a slot of a template: it holds a digit or `@`, or it is capitalised
+/// inside a sentence (a name). `I` is not a name.
+fn is_slot_word(core: &str, sentence_start: bool) -> bool {
+    if core.bytes().any(|b| b.is_ascii_digit() || b == b'@') {
+        return true;
+    }
+    !sentence_start && core != "I" && core.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// The longest prefix of `text` of at most `limit` bytes that ends on a char boundary.
+fn prefix(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or("")
+}
+
+/// Lower-cased copy of a short ASCII word on the stack; `None` for long or non-ASCII words.
+fn ascii_lower(word: &str) -> Option<Lower> {
+    let bytes = word.as_bytes();
+    if bytes.len() > 32 || !word.is_ascii() {
+        return None;
+    }
+    let mut lower = Lower {
+        bytes: [0; 32],
+        len: bytes.len(),
+    };
+    for (out, b) in lower.bytes.iter_mut().zip(bytes) {
+        *out = b.to_ascii_lowercase();
+    }
+    Some(lower)
+}
+
+struct Lower {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Lower {
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
+/// The SplitMix64 finaliser: spreads the bits of a combined (already keyed) hash.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Charikar's SimHash accumulator: each feature hash votes +1/-1 on each of 64 bits.
+/// Written by hand: it is twenty lines, and the crates that offer it bring their own
+/// tokenizers and hashers we do not want on the request path.
+struct SimHash {
+    votes: [i32; 64],
+    features: u32,
+}
+
+impl Default for SimHash {
+    fn default() -> Self {
+        Self {
+            votes: [0; 64],
+            features: 0,
+        }
+    }
+}
+
+impl SimHash {
+    fn add(&mut self, hash: u64) {
+        for (bit, vote) in self.votes.iter_mut().enumerate() {
+            if (hash >> bit) & 1 == 1 {
+                *vote += 1;
+            } else {
+                *vote -= 1;
+            }
+        }
+        self.features += 1;
+    }
+
+    /// The signature: bit `i` is set when feature hashes with bit `i` set were the majority.
+    fn signature(&self) -> u64 {
+        let mut out = 0u64;
+        for (bit, vote) in self.votes.iter().enumerate() {
+            if *vote > 0 {
+                out |= 1 << bit;
+            }
+        }
+        out
+    }
+}
+
+/// The hashed part of a scan, shared by every hashed text of one exchange.
+struct HashState {
+    simhash: SimHash,
+    template: std::hash::DefaultHasher,
+    slots: std::hash::DefaultHasher,
+    fixed_words: u32,
+    slot_count: u32,
+    previous_slot: bool,
+    previous_word: Option<u64>,
+}
+
+impl HashState {
+    fn add(&mut self, word: u64, is_slot: bool) {
+        // SimHash: unigrams and bigrams.
+        self.simhash.add(word);
+        if let Some(previous) = self.previous_word {
+            self.simhash.add(mix(previous.rotate_left(23) ^ word));
+        }
+        self.previous_word = Some(word);
+        // Template: fixed words in order, a run of slots as one marker.
+        if is_slot {
+            self.slots.write_u64(word);
+            self.slot_count += 1;
+            if !self.previous_slot {
+                self.template.write_u8(0xff);
+            }
+        } else {
+            self.template.write_u64(word);
+            self.fixed_words += 1;
+        }
+        self.previous_slot = is_slot;
+    }
+
+    fn finish(self, features: &mut Features) {
+        if self.simhash.features > 0 {
+            features.simhash = self.simhash.signature();
+        }
+        if self.slot_count > 0 && self.fixed_words >= MIN_TEMPLATE_WORDS {
+            features.template = Some(self.template.finish());
+            features.slot = self.slots.finish();
+        }
+    }
+}
+
+/// Bits that differ between two SimHashes.
+pub fn hamming(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+#[cfg(test)]
+mod tests;
