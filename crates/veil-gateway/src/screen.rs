@@ -106,6 +106,9 @@ pub fn for_each_answer_text_mut(answer: &mut Value, f: &mut impl FnMut(&mut Stri
     }
 }
 
+/// Class and byte span of each unexpected value in one answer text.
+pub type Unexpected = Vec<(DataClass, Range<usize>)>;
+
 /// Values in an answer that did not come from the caller's input, per answer text, as
 /// class and byte span. `leak` knows the caller's values and the conversation's pseudonyms;
 /// classes in `ignore` are not reported. `None` when detection failed.
@@ -114,7 +117,7 @@ pub fn unexpected_values(
     answer: &mut Value,
     leak: &AnswerLeakCheck,
     ignore: &BTreeSet<DataClass>,
-) -> Option<Vec<Vec<(DataClass, Range<usize>)>>> {
+) -> Option<Vec<Unexpected>> {
     let mut per_text = Vec::new();
     let mut failed = false;
     for_each_answer_text_mut(answer, &mut |text| {

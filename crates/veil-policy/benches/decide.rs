@@ -2,7 +2,7 @@
 //!
 //! Run with `cargo bench -p veil-policy --bench decide`. Target: < 100 µs per decision for a
 //! request with several data classes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
 use veil_detect::DataClass;
