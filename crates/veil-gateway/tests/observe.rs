@@ -293,7 +293,9 @@ async fn benign_traffic_raises_nothing_and_is_counted() {
     let metrics = h.wait_metric("veil_alerts_total{kind=\"divergence\"").await;
     assert_eq!(alert_lines(&metrics).len(), 1, "{metrics}");
     assert!(
-        metrics.contains("veil_decisions_total{verdict=\"allow\",reason=\"none\"} 43"),
+        metrics.contains(
+            "veil_decisions_total{verdict=\"allow\",reason=\"policy:request-permit\"} 43"
+        ),
         "{metrics}"
     );
     assert!(
