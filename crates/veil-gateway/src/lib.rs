@@ -11,6 +11,8 @@
 //! - [`auth`]: API keys (`veil_…`, stored as SHA-256) and the [`auth::Principal`].
 //! - [`throttle::Throttle`]: per-key and per-tenant requests, tokens and concurrency.
 //! - [`error::GatewayError`]: the one error, OpenAI-shaped on the wire.
+//! - [`recorder::Recorder`]: the audit writer (group commit, signed checkpoints);
+//!   [`audit_api`]: `/admin/v1/audit`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod audit_api;
 pub mod auth;
 pub mod config;
 pub mod env;

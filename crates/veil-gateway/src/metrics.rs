@@ -1,7 +1,7 @@
 //! Prometheus metrics (`/metrics`). Labels carry routes, model names and statuses only.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -27,6 +27,8 @@ pub struct Metrics {
     in_flight: Gauge<i64, AtomicI64>,
     rate_limited: Family<Labels, Counter>,
     upstream_errors: Family<Labels, Counter>,
+    audit_append: Histogram,
+    checkpoint_age: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -49,6 +51,8 @@ impl Metrics {
         let in_flight = Gauge::<i64, AtomicI64>::default();
         let rate_limited = Family::<Labels, Counter>::default();
         let upstream_errors = Family::<Labels, Counter>::default();
+        let audit_append = latency_histogram();
+        let checkpoint_age = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "requests",
             "Requests by route, model and status",
@@ -79,6 +83,16 @@ impl Metrics {
             "Upstream failures by model and kind",
             upstream_errors.clone(),
         );
+        registry.register(
+            "audit_append_duration_seconds",
+            "Wait until a request's audit record is durable (group commit included)",
+            audit_append.clone(),
+        );
+        registry.register(
+            "audit_checkpoint_age_seconds",
+            "Age of the newest signed audit checkpoint",
+            checkpoint_age.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
@@ -87,7 +101,19 @@ impl Metrics {
             in_flight,
             rate_limited,
             upstream_errors,
+            audit_append,
+            checkpoint_age,
         }
+    }
+
+    /// A request's audit record became durable after `seconds`.
+    pub fn audit_appended(&self, seconds: f64) {
+        self.audit_append.observe(seconds);
+    }
+
+    /// The newest signed checkpoint is `seconds` old.
+    pub fn checkpoint_age(&self, seconds: f64) {
+        self.checkpoint_age.set(seconds);
     }
 
     /// One request started.

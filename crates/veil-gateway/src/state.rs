@@ -9,7 +9,7 @@ use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::error::GatewayError;
 use crate::metrics::Metrics;
-use crate::recorder::Recorder;
+use crate::recorder::{AuditKeys, Recorder};
 use crate::throttle::Throttle;
 use crate::upstream::Upstreams;
 
@@ -30,12 +30,10 @@ pub struct Inner {
     pub throttle: Throttle,
     /// The routing table.
     pub upstreams: Upstreams,
-    /// Group-committing record writer.
+    /// The audit writer (group commit, signed checkpoints) and the audit keys.
     pub recorder: Recorder,
     /// Prometheus metrics.
     pub metrics: Metrics,
-    /// Key of the salted request hash, derived from the root key.
-    request_hash_key: [u8; 32],
 }
 
 impl Deref for AppState {
@@ -46,38 +44,24 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state; spawns the record writer, so call it inside a tokio runtime.
+    /// Builds the state; spawns the audit writer, so call it inside a tokio runtime. The
+    /// audit signing and digest keys are derived from `root_key`.
     pub fn new(
         settings: Settings,
         store: Store,
         root_key: &[u8; 32],
     ) -> Result<Self, GatewayError> {
         let upstreams = Upstreams::new(&settings.models)?;
-        let request_hash_key = derive_key(root_key, b"veil/request-hash/v1");
+        let keys = AuditKeys::derive(root_key, &settings.config.audit)?;
+        let metrics = Metrics::new();
         Ok(Self(Arc::new(Inner {
             auth: Authenticator::new(store.clone()),
             throttle: Throttle::new(settings.config.throttle.clone()),
-            recorder: Recorder::spawn(store.clone()),
-            metrics: Metrics::new(),
+            recorder: Recorder::spawn(store.clone(), keys, metrics.clone()),
+            metrics,
             upstreams,
             store,
             settings,
-            request_hash_key,
         })))
     }
-
-    /// The salted hash of a request body, recorded instead of the body.
-    pub fn request_hash(&self, body: &[u8]) -> String {
-        crate::pipeline::keyed_hash(&self.request_hash_key, body)
-    }
-}
-
-/// A purpose-specific subkey: HMAC-SHA-256(root, purpose) (HKDF-Expand with one block).
-fn derive_key(root: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
-    let hex = crate::pipeline::keyed_hash(root, purpose);
-    let mut out = [0u8; 32];
-    if hex::decode_to_slice(hex, &mut out).is_err() {
-        out = *root;
-    }
-    out
 }
