@@ -7,11 +7,10 @@ use veil_store::Store;
 
 use crate::auth::Authenticator;
 use crate::config::Settings;
-use crate::error::GatewayError;
 use crate::metrics::Metrics;
 use crate::recorder::Recorder;
 use crate::throttle::Throttle;
-use crate::upstream::Upstreams;
+use crate::upstream::{Upstreams, UpstreamsError};
 
 /// Shared state; cloning is cheap.
 #[derive(Debug, Clone)]
@@ -51,8 +50,8 @@ impl AppState {
         settings: Settings,
         store: Store,
         root_key: &[u8; 32],
-    ) -> Result<Self, GatewayError> {
-        let upstreams = Upstreams::new(&settings.models)?;
+    ) -> Result<Self, UpstreamsError> {
+        let upstreams = Upstreams::new(&settings.models, &settings.config.server.data_dir)?;
         let request_hash_key = derive_key(root_key, b"veil/request-hash/v1");
         Ok(Self(Arc::new(Inner {
             auth: Authenticator::new(store.clone()),
