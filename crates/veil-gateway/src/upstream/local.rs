@@ -179,12 +179,12 @@ fn parse(action: Action, body: &[u8], max_tokens: usize) -> Result<Parsed, Gatew
         Action::Complete => Prompt::Text(completion_prompt(&body)?),
         Action::Embed => return Err(invalid("local models do not serve embeddings")),
     };
-    if let Some(n) = body.get("n").filter(|v| !v.is_null()) {
-        if n.as_u64() != Some(1) {
-            return Err(invalid(
-                "local models answer with one choice: `n` must be 1",
-            ));
-        }
+    if let Some(n) = body.get("n").filter(|v| !v.is_null())
+        && n.as_u64() != Some(1)
+    {
+        return Err(invalid(
+            "local models answer with one choice: `n` must be 1",
+        ));
     }
     let requested = body
         .get("max_completion_tokens")
