@@ -68,7 +68,8 @@ pub use checkpoint::{
     SignedCheckpoint, VerifierKey,
 };
 pub use crypto::{
-    DIGEST_KEY_INFO, SIGNING_KEY_INFO, SealError, SubjectKey, TextDigester, derive_key,
+    DIGEST_KEY_INFO, DigestWriter, SIGNING_KEY_INFO, SealError, SubjectKey, TextDigester,
+    derive_key,
 };
 pub use export::{
     ExportError, ExportRange, Line, verify_file, verify_file_with, write_export, write_selection,

@@ -21,7 +21,8 @@ use tower_http::request_id::{
 };
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use veil_store::{KeyLimits, KeyRecord, KeyStore};
+use veil_audit::{Event, KeyChange, KeyChangeEvent};
+use veil_store::{KeyLimits, KeyRecord, KeyStore, NewAuditRecord};
 
 use crate::auth::{ADMIN_ROLE, NewKey, Principal, create_key, unix_now};
 use crate::error::GatewayError;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::audit_api::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(
@@ -184,7 +186,11 @@ async fn models(
     Ok(Json(json!({"object": "list", "data": data})).into_response())
 }
 
-async fn admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, GatewayError> {
+/// Authenticates an admin call: 401 without a valid key, 403 without the admin role.
+pub(crate) async fn admin(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Principal, GatewayError> {
     let principal = state.auth.authenticate(headers).await?;
     if !principal.has_role(ADMIN_ROLE) {
         return Err(GatewayError::forbidden(ADMIN_ROLE));
@@ -250,6 +256,13 @@ async fn create_admin_key(
             crate::auth::KeyError::Invalid(what) => GatewayError::bad_request(what),
             other => GatewayError::unavailable(&other),
         })?;
+    if let Err(err) =
+        record_key_change(&state, &admin, &headers, &record.id, KeyChange::Created).await
+    {
+        // Fail closed: a key whose creation is not in the audit log must not work.
+        let _ = state.store.revoke_key(&record.id, unix_now()).await;
+        return Err(err);
+    }
     tracing::info!(admin = %admin.key_id, key_id = %record.id, tenant = %record.tenant, "key created");
     let mut body = key_json(&record);
     if let Some(fields) = body.as_object_mut() {
@@ -287,6 +300,7 @@ async fn revoke_key(
         return Err(GatewayError::not_found("no active key with this id"));
     }
     state.auth.forget(&id);
+    record_key_change(&state, &admin, &headers, &id, KeyChange::Revoked).await?;
     tracing::info!(admin = %admin.key_id, key_id = %id, "key revoked");
     Ok(Json(json!({"id": id, "revoked": true})).into_response())
 }
@@ -324,6 +338,32 @@ async fn lift_restriction(
     }
     tracing::info!(admin = %admin.key_id, key_id = %id, "key restriction lifted");
     Ok(Json(json!({"id": id, "restricted": false})).into_response())
+}
+
+/// Appends a key change to the audit log and waits until it is durable.
+async fn record_key_change(
+    state: &AppState,
+    admin: &Principal,
+    headers: &HeaderMap,
+    key_id: &str,
+    change: KeyChange,
+) -> Result<(), GatewayError> {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let record = NewAuditRecord {
+        time_ms: crate::recorder::now_ms(),
+        principal: admin.key_id.clone(),
+        request_id,
+        event: Event::KeyChange(KeyChangeEvent {
+            key_id: key_id.to_owned(),
+            change,
+            actor: admin.key_id.clone(),
+        }),
+    };
+    state.recorder.append_durable(record).await.map(|_| ())
 }
 
 async fn healthz() -> &'static str {

@@ -46,6 +46,8 @@ pub struct Config {
     pub dangerous: DangerousConfig,
     /// Monitoring: extraction and abuse detectors, alert sinks, automatic actions.
     pub alerts: crate::observe::AlertsConfig,
+    /// The tamper-evident audit log.
+    pub audit: AuditConfig,
 }
 
 /// Where policies come from and how pseudonyms look.
@@ -374,6 +376,32 @@ impl Default for ModelConfig {
     }
 }
 
+/// The audit log: every request and response is a record of a Merkle tree whose signed
+/// checkpoints let anyone holding the public key check it offline (`docs/audit.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The log's name: the origin of every checkpoint and the name in its verifier key.
+    /// Name it after the deployment (`veil.example.com/audit`) so two logs never mix.
+    pub name: String,
+    /// Sign a checkpoint after this many records. Records after the last checkpoint are
+    /// protected only by the hash chain, so this bounds what a writer could silently drop.
+    pub checkpoint_every_records: u64,
+    /// ...or when the last checkpoint is older than this many milliseconds (and records were
+    /// added), so a quiet gateway still signs its tail.
+    pub checkpoint_every_ms: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            name: "veil.local/audit".into(),
+            checkpoint_every_records: 1000,
+            checkpoint_every_ms: 10_000,
+        }
+    }
+}
+
 /// Log output.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -463,6 +491,14 @@ pub enum ConfigError {
     /// `[alerts]` is invalid.
     #[error(transparent)]
     Alerts(#[from] crate::observe::AlertsConfigError),
+    /// The audit section is invalid.
+    #[error("audit.{field}: {reason}")]
+    Audit {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// A limit is out of range.
     #[error("limits.{field}: {reason}")]
     Limit {
@@ -527,6 +563,19 @@ impl Config {
                     reason: "must be positive",
                 });
             }
+        }
+        let audit = &self.audit;
+        if audit.checkpoint_every_records == 0 || audit.checkpoint_every_ms == 0 {
+            return Err(ConfigError::Audit {
+                field: "checkpoint_every_records",
+                reason: "checkpoint intervals must be positive",
+            });
+        }
+        if audit.name.is_empty() || audit.name.contains(|c: char| c.is_whitespace() || c == '+') {
+            return Err(ConfigError::Audit {
+                field: "name",
+                reason: "must be non-empty, without spaces or `+`",
+            });
         }
         let mut models = BTreeMap::new();
         if self.models.is_empty() {

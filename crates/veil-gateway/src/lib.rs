@@ -12,6 +12,8 @@
 //! - [`throttle::Throttle`]: per-key and per-tenant requests, tokens and concurrency.
 //! - [`error::GatewayError`]: the one error, OpenAI-shaped on the wire.
 //! - [`observe`]: stage 11's extraction and abuse detectors and their alerts.
+//! - [`recorder::Recorder`]: the audit writer (group commit, signed checkpoints);
+//!   [`audit_api`]: `/admin/v1/audit`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -31,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod audit_api;
 pub mod auth;
 pub mod config;
 pub mod env;

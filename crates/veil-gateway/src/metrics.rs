@@ -1,7 +1,7 @@
 //! Prometheus metrics (`/metrics`). Labels carry routes, model names and statuses only.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -28,6 +28,8 @@ pub struct Metrics {
     rate_limited: Family<Labels, Counter>,
     upstream_errors: Family<Labels, Counter>,
     monitoring: Monitoring,
+    audit_append: Histogram,
+    checkpoint_age: Gauge<f64, AtomicU64>,
 }
 
 /// Metrics of the `observe` stage: findings, decisions, alerts and their delivery.
@@ -96,6 +98,8 @@ impl Metrics {
         let in_flight = Gauge::<i64, AtomicI64>::default();
         let rate_limited = Family::<Labels, Counter>::default();
         let upstream_errors = Family::<Labels, Counter>::default();
+        let audit_append = latency_histogram();
+        let checkpoint_age = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "requests",
             "Requests by route, model and status",
@@ -128,6 +132,16 @@ impl Metrics {
         );
         let monitoring = Monitoring::default();
         monitoring.register(&mut registry);
+        registry.register(
+            "audit_append_duration_seconds",
+            "Wait until a request's audit record is durable (group commit included)",
+            audit_append.clone(),
+        );
+        registry.register(
+            "audit_checkpoint_age_seconds",
+            "Age of the newest signed audit checkpoint",
+            checkpoint_age.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             monitoring,
@@ -137,7 +151,19 @@ impl Metrics {
             in_flight,
             rate_limited,
             upstream_errors,
+            audit_append,
+            checkpoint_age,
         }
+    }
+
+    /// A request's audit record became durable after `seconds`.
+    pub fn audit_appended(&self, seconds: f64) {
+        self.audit_append.observe(seconds);
+    }
+
+    /// The newest signed checkpoint is `seconds` old.
+    pub fn checkpoint_age(&self, seconds: f64) {
+        self.checkpoint_age.set(seconds);
     }
 
     /// One request started.

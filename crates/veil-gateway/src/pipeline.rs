@@ -38,8 +38,9 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sha2::Sha256;
+use veil_audit::{DecisionEvent, DigestWriter, Event, Hash, RequestEvent, ResponseEvent};
 use veil_detect::{DataClass, Finding, Sensitive};
-use veil_store::{ExchangeRecord, RecordKind};
+use veil_store::NewAuditRecord;
 use zeroize::Zeroizing;
 
 use crate::auth::Principal;
@@ -68,8 +69,12 @@ pub struct Ctx {
     pub model: Option<String>,
     /// Set by `parse`: estimated prompt tokens.
     pub prompt_tokens_estimate: Option<u64>,
-    /// Set by `parse`: salted hash of the body as received.
-    pub request_hash: Option<String>,
+    /// Set by `parse`: keyed digest of the body as received (recorded instead of the prompt).
+    pub prompt_digest: Option<Hash>,
+    /// Set by `record` (stage 7): the seq of the request's durable audit record.
+    pub request_seq: Option<u64>,
+    /// How many of `summary.flags` the request record holds; later ones came from `screen`.
+    pub flags_recorded: usize,
     /// Set by `forward`: time to the upstream's response headers.
     pub upstream_latency: Option<Duration>,
     /// Set by `throttle`: held until the answer is complete.
@@ -93,7 +98,9 @@ impl Ctx {
             principal: None,
             model: None,
             prompt_tokens_estimate: None,
-            request_hash: None,
+            prompt_digest: None,
+            request_seq: None,
+            flags_recorded: 0,
             upstream_latency: None,
             permit: None,
             summary: DecisionSummary::default(),
@@ -138,7 +145,13 @@ pub async fn handle(
     let mut response = match outcome {
         Ok(answer) => answer.into_response(finish),
         Err(err) => {
-            finish.complete(err.status().as_u16(), Usage::default());
+            let body = err.body().to_string();
+            finish.complete(Outcome {
+                status: err.status().as_u16(),
+                usage: Usage::default(),
+                answer: Some(state.recorder.digest(&body)),
+                error: Some(err.code()),
+            });
             err.into_response()
         }
     };
@@ -235,7 +248,7 @@ pub async fn parse(state: &AppState, ctx: &mut Ctx, body: Body) -> Result<Exchan
             }
         })?
         .to_bytes();
-    ctx.request_hash = Some(state.request_hash(&bytes));
+    ctx.prompt_digest = Some(state.recorder.digest(&String::from_utf8_lossy(&bytes)));
     let exchange = parse_exchange(ctx.action, &bytes, limits)?;
     ctx.model = Some(exchange.model.clone());
     ctx.prompt_tokens_estimate = Some(exchange.prompt_tokens_estimate);
@@ -443,14 +456,18 @@ pub fn conversation_id(
     Ok(format!("{prefix}{}", hash.get(..32).unwrap_or(&hash)))
 }
 
-/// Stage 7: the request record, committed before anything is forwarded; 503 if it cannot be.
+/// Stage 7: the request record (verdict, reasons, classes, treatments, the keyed prompt
+/// digest, the token estimate; never the prompt), committed to the audit log before anything
+/// is forwarded; 503 if it cannot be (fail closed).
 pub async fn record(
     state: &AppState,
     ctx: &mut Ctx,
     _protected: &Protected<Exchange>,
 ) -> Result<(), GatewayError> {
-    let record = base_record(ctx, RecordKind::Request);
-    state.recorder.append_durable(record).await
+    let record = request_record(ctx, None);
+    ctx.flags_recorded = ctx.summary.flags.len();
+    ctx.request_seq = Some(state.recorder.append_durable(record).await?);
+    Ok(())
 }
 
 /// Stage 8: send the protected exchange to the model's upstream.
@@ -505,13 +522,28 @@ impl Answer {
         match self {
             Self::Json(status, value) => {
                 let usage = Usage::from_value(&value);
-                finish.complete(status.as_u16(), usage);
-                (status, axum::Json(value)).into_response()
+                // Serialized once, so the recorded digest is of exactly the bytes sent.
+                let body = value.to_string();
+                let answer = Some(finish.state.recorder.digest(&body));
+                finish.complete(Outcome {
+                    status: status.as_u16(),
+                    usage,
+                    answer,
+                    error: None,
+                });
+                let mut response = Response::new(Body::from(body));
+                *response.status_mut() = status;
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
             }
             Self::Stream(inner) => {
                 let stream = Metered {
                     inner,
                     meter: SseMeter::default(),
+                    digest: finish.state.recorder.keys().digester().writer(),
                     finish: Some(finish),
                     failed: None,
                     done: false,
@@ -618,6 +650,8 @@ impl SseMeter {
 struct Metered {
     inner: ChunkStream,
     meter: SseMeter,
+    /// Keyed digest of every byte sent to the caller, for the response record.
+    digest: DigestWriter,
     finish: Option<Finish>,
     failed: Option<u16>,
     done: bool,
@@ -634,14 +668,16 @@ impl Stream for Metered {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(Ok(chunk))) => {
                 self.meter.feed(&chunk);
+                self.digest.update(&chunk);
                 Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(err))) => {
                 // Headers are gone already: report in-band, as OpenAI does, then end.
                 self.failed = Some(err.status().as_u16());
                 self.done = true;
-                self.end();
                 let event = format!("data: {}\n\n", err.body());
+                self.digest.update(event.as_bytes());
+                self.end();
                 Poll::Ready(Some(Ok(Bytes::from(event))))
             }
             Poll::Ready(None) => {
@@ -656,7 +692,16 @@ impl Stream for Metered {
 impl Metered {
     fn end(&mut self) {
         if let Some(finish) = self.finish.take() {
-            finish.complete(self.failed.unwrap_or(200), self.meter.usage());
+            let digest = std::mem::replace(
+                &mut self.digest,
+                finish.state.recorder.keys().digester().writer(),
+            );
+            finish.complete(Outcome {
+                status: self.failed.unwrap_or(200),
+                usage: self.meter.usage(),
+                answer: Some(digest.finish()),
+                error: None,
+            });
         }
     }
 }
@@ -677,12 +722,26 @@ pub struct Finish {
     ctx: Option<Ctx>,
 }
 
+/// How a request ended, for stage 10.
+#[derive(Debug, Clone, Copy)]
+struct Outcome {
+    /// HTTP status returned (499: the client went away).
+    status: u16,
+    /// Tokens learned from the answer.
+    usage: Usage,
+    /// Keyed digest of the body sent to the caller, when one was sent.
+    answer: Option<Hash>,
+    /// The error code when the pipeline refused or failed the request.
+    error: Option<&'static str>,
+}
+
 impl Finish {
     /// Stage 10 (response record) then stage 11 (observe). Consumes the context, so it runs
     /// once.
-    fn complete(mut self, status: u16, usage: Usage) {
+    fn complete(mut self, outcome: Outcome) {
         let Some(ctx) = self.ctx.take() else { return };
         let elapsed = ctx.started.elapsed();
+        let usage = outcome.usage;
         if let Some(permit) = &ctx.permit {
             let extra_prompt = usage
                 .prompt_tokens
@@ -690,16 +749,8 @@ impl Finish {
                 .map_or(0, |(actual, est)| actual.saturating_sub(est));
             permit.charge_tokens(usage.completion_tokens.unwrap_or(0) + extra_prompt);
         }
-        let mut response = base_record(&ctx, RecordKind::Response);
-        response.status = Some(status);
-        response.latency_ms = Some(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
-        response.upstream_latency_ms = ctx
-            .upstream_latency
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        response.prompt_tokens = usage.prompt_tokens.or(ctx.prompt_tokens_estimate);
-        response.completion_tokens = usage.completion_tokens;
-        self.state.recorder.append(response);
-        observe(&self.state, &ctx, status, elapsed, usage);
+        record_outcome(&self.state, &ctx, &outcome);
+        observe(&self.state, &ctx, outcome.status, elapsed, usage);
     }
 }
 
@@ -710,8 +761,122 @@ impl Drop for Finish {
                 state: self.state.clone(),
                 ctx: self.ctx.take(),
             };
-            this.complete(499, Usage::default());
+            this.complete(Outcome {
+                status: 499,
+                usage: Usage::default(),
+                answer: None,
+                error: None,
+            });
         }
+    }
+}
+
+/// Stage 10: the response record, always, for every authenticated request.
+///
+/// A request refused before stage 7 (policy denial, throttling, a bad body) gets its request
+/// record here, with verdict `deny` and the refusal's reasons, so every authenticated request
+/// has exactly one request record and one response record. Answer flags raised by `screen`
+/// after the request record go in a `screen` decision record. Unauthenticated requests are
+/// not recorded (no principal to record; metrics count them), so anonymous traffic cannot
+/// flood the log. Appends here do not wait: the answer is already out.
+fn record_outcome(state: &AppState, ctx: &Ctx, outcome: &Outcome) {
+    let Some(principal) = &ctx.principal else {
+        return;
+    };
+    if ctx.request_seq.is_none() {
+        state.recorder.append(request_record(
+            ctx,
+            Some(outcome.error.unwrap_or("refused")),
+        ));
+    }
+    let time_ms = crate::recorder::now_ms();
+    let tokens = usage_u32(outcome.usage.completion_tokens);
+    state.recorder.append(NewAuditRecord {
+        time_ms,
+        principal: principal.key_id.clone(),
+        request_id: ctx.request_id.clone(),
+        event: Event::Response(ResponseEvent {
+            status: outcome.status,
+            classes: ctx.summary.answer_classes.clone(),
+            answer_digest: outcome.answer.unwrap_or([0; 32]),
+            tokens,
+            protected: None,
+            sealed: None,
+        }),
+    });
+    let answer_flags = ctx
+        .summary
+        .flags
+        .get(ctx.flags_recorded..)
+        .unwrap_or_default();
+    if ctx.request_seq.is_some() && !answer_flags.is_empty() {
+        state.recorder.append(NewAuditRecord {
+            time_ms,
+            principal: principal.key_id.clone(),
+            request_id: ctx.request_id.clone(),
+            event: Event::Decision(DecisionEvent {
+                action: "screen".into(),
+                verdict: veil_audit::Verdict::Allow,
+                reasons: answer_flags.iter().map(|f| format!("flag:{f}")).collect(),
+                classes: ctx.summary.answer_classes.clone(),
+            }),
+        });
+    }
+}
+
+fn usage_u32(tokens: Option<u64>) -> u32 {
+    tokens.map_or(0, |t| u32::try_from(t).unwrap_or(u32::MAX))
+}
+
+/// The request record of `ctx`. `refused` is the error code when the request was refused
+/// before stage 7 (it is then recorded as denied).
+///
+/// `reasons` carries, in this order: the policy ids and reasons of the summary, then
+/// `treat:CLASS=TREATMENT` for each class treated, `restore:CLASS` for each class the caller
+/// may see restored, `flag:NAME` for each flag raised so far, and `refused:CODE` for a
+/// refusal. Identifiers only, never text: `veil explain` reads them back.
+fn request_record(ctx: &Ctx, refused: Option<&str>) -> NewAuditRecord {
+    let summary = &ctx.summary;
+    let mut reasons = summary.reasons.clone();
+    reasons.extend(
+        summary
+            .treatments
+            .iter()
+            .map(|(class, how)| format!("treat:{class}={how}")),
+    );
+    reasons.extend(
+        summary
+            .restore
+            .iter()
+            .map(|class| format!("restore:{class}")),
+    );
+    reasons.extend(summary.flags.iter().map(|flag| format!("flag:{flag}")));
+    let verdict = match (refused, summary.verdict) {
+        (Some(code), _) => {
+            reasons.push(format!("refused:{code}"));
+            veil_audit::Verdict::Deny
+        }
+        (None, crate::summary::Verdict::Deny) => veil_audit::Verdict::Deny,
+        (None, crate::summary::Verdict::Allow) => veil_audit::Verdict::Allow,
+    };
+    NewAuditRecord {
+        time_ms: crate::recorder::now_ms(),
+        principal: ctx
+            .principal
+            .as_ref()
+            .map(|p| p.key_id.clone())
+            .unwrap_or_default(),
+        request_id: ctx.request_id.clone(),
+        event: Event::Request(RequestEvent {
+            model: ctx.model.clone().unwrap_or_default(),
+            verdict,
+            reasons,
+            classes: summary.classes.clone(),
+            prompt_digest: ctx.prompt_digest.unwrap_or([0; 32]),
+            tokens: usage_u32(ctx.prompt_tokens_estimate),
+            protected: None,
+            sealed: None,
+        }),
     }
 }
 
@@ -778,28 +943,6 @@ pub fn observe(state: &AppState, ctx: &Ctx, status: u16, elapsed: Duration, usag
         completion_tokens = usage.completion_tokens,
         "exchange"
     );
-}
-
-fn base_record(ctx: &Ctx, kind: RecordKind) -> ExchangeRecord {
-    let at_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    ExchangeRecord {
-        request_id: ctx.request_id.clone(),
-        kind,
-        at_ms,
-        key_id: ctx.principal.as_ref().map(|p| p.key_id.clone()),
-        tenant: ctx.principal.as_ref().map(|p| p.tenant.clone()),
-        route: ctx.action.route().to_owned(),
-        model: ctx.model.clone(),
-        status: None,
-        latency_ms: None,
-        upstream_latency_ms: None,
-        prompt_tokens: ctx.prompt_tokens_estimate,
-        completion_tokens: None,
-        request_hash: ctx.request_hash.clone(),
-    }
 }
 
 /// HMAC-SHA-256 of `bytes` under `key`, lowercase hex.
@@ -1323,11 +1466,5 @@ mod tests {
             (usage.prompt_tokens, usage.completion_tokens),
             (Some(5), Some(9))
         );
-    }
-
-    #[test]
-    fn keyed_hash_depends_on_key() {
-        assert_ne!(keyed_hash(b"a", b"x"), keyed_hash(b"b", b"x"));
-        assert_eq!(keyed_hash(b"a", b"x").len(), 64);
     }
 }

@@ -9,6 +9,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use veil_audit::{Event, KeyChange, KeyChangeEvent};
 use veil_detect::Sensitive;
 use veil_store::{KeyStore, Store};
 
@@ -150,6 +151,26 @@ impl Gateway {
         if let Some(jwt) = state.auth.jwt() {
             jwt.refresh().await?;
         }
+        if bootstrap.is_some() {
+            // The bootstrap key is the only key of a fresh store: record its creation.
+            for key in state.store.list_keys(None).await? {
+                let event = Event::KeyChange(KeyChangeEvent {
+                    key_id: key.id.clone(),
+                    change: KeyChange::Created,
+                    actor: "bootstrap".into(),
+                });
+                state
+                    .store
+                    .audit_append_signed(
+                        state.recorder.keys().signing(),
+                        "bootstrap",
+                        "",
+                        event,
+                        crate::recorder::now_ms(),
+                    )
+                    .await?;
+            }
+        }
         Ok((Self { state }, bootstrap))
     }
 
@@ -274,6 +295,8 @@ impl Gateway {
         {
             tracing::warn!("connections still open after 30 s; closing");
         }
+        // Commit what is queued and sign the tail, so a clean stop leaves nothing unsigned.
+        self.state.recorder.close().await;
         self.state.store.close().await;
         Ok(())
     }

@@ -15,7 +15,7 @@ use crate::error::GatewayError;
 use crate::jwt::JwtVerifier;
 use crate::metrics::Metrics;
 use crate::observe::Observer;
-use crate::recorder::Recorder;
+use crate::recorder::{AuditKeys, Recorder};
 use crate::throttle::Throttle;
 use crate::upstream::Upstreams;
 use crate::vault::Vault;
@@ -37,7 +37,7 @@ pub struct Inner {
     pub throttle: Throttle,
     /// The routing table.
     pub upstreams: Upstreams,
-    /// Group-committing record writer.
+    /// The audit writer (group commit, signed checkpoints) and the audit keys.
     pub recorder: Recorder,
     /// Prometheus metrics.
     pub metrics: Metrics,
@@ -53,8 +53,6 @@ pub struct Inner {
     pub(crate) root: RootKey,
     /// Monitoring: feature extraction and the detectors' queue.
     pub observer: Observer,
-    /// Key of the salted request hash, derived from the root key.
-    request_hash_key: [u8; 32],
     /// Key naming conversations recognised from their first messages.
     pub(crate) conversation_key: [u8; 32],
 }
@@ -67,8 +65,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Builds the state; spawns the record writer (and the JWKS refresher when JWT is on), so
-    /// call it inside a tokio runtime.
+    /// Builds the state; spawns the audit writer, so call it inside a tokio runtime. The
+    /// audit signing and digest keys are derived from `root_key`.
     pub fn new(
         settings: Settings,
         store: Store,
@@ -88,7 +86,7 @@ impl AppState {
         analyzer: Arc<Analyzer>,
     ) -> Result<Self, GatewayError> {
         let upstreams = Upstreams::new(&settings.models)?;
-        let request_hash_key = derive_key(root_key, b"veil/request-hash/v1");
+        let keys = AuditKeys::derive(root_key, &settings.config.audit)?;
         let metrics = Metrics::new();
         let throttle = Throttle::new(settings.config.throttle.clone());
         let observer = Observer::spawn(
@@ -129,19 +127,13 @@ impl AppState {
             conversation_key,
             auth,
             throttle,
-            recorder: Recorder::spawn(store.clone()),
+            recorder: Recorder::spawn(store.clone(), keys, metrics.clone()),
             metrics,
             observer,
             upstreams,
             store,
             settings,
-            request_hash_key,
         })))
-    }
-
-    /// The salted hash of a request body, recorded instead of the body.
-    pub fn request_hash(&self, body: &[u8]) -> String {
-        crate::pipeline::keyed_hash(&self.request_hash_key, body)
     }
 }
 

@@ -20,10 +20,11 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
+use veil_audit::{AuditRecord, Event};
 use veil_gateway::auth::{NewKey, create_key, unix_now};
 use veil_gateway::config::Config;
 use veil_gateway::server::Gateway;
-use veil_store::{ExchangeStore, KeyLimits, PgConnectOptions, RecordKind, Store};
+use veil_store::{AuditQuery, AuditStore, KeyLimits, PgConnectOptions, Store};
 use veil_testkit::{ANSWER, Mode, TestUpstream};
 
 /// Which store the gateway under test runs on.
@@ -180,6 +181,17 @@ impl Harness {
     }
 }
 
+/// The audit records of one request, in log order.
+async fn records_for(store: &Store, request_id: &str) -> Vec<AuditRecord> {
+    let query = AuditQuery {
+        request_id: Some(request_id.into()),
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    let found = store.audit_query(&query).await.unwrap();
+    found.into_iter().map(|(_, record)| record).collect()
+}
+
 fn hello(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
 }
@@ -222,24 +234,28 @@ async fn chat_passes_through_with_tools_and_multipart_and_is_recorded(backend: B
     // Request and response records, linked by the request id.
     let mut records = Vec::new();
     for _ in 0..100 {
-        records = h.store.records_for(&request_id).await.unwrap();
+        records = records_for(&h.store, &request_id).await;
         if records.len() == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(records.len(), 2);
-    assert_eq!(records[0].record.kind, RecordKind::Request);
-    assert_eq!(records[1].record.kind, RecordKind::Response);
-    assert_eq!(records[1].record.status, Some(200));
-    assert_eq!(records[1].record.completion_tokens, Some(7));
-    assert_eq!(records[1].record.model.as_deref(), Some("up"));
-    assert_eq!(
-        records[0].record.request_hash.as_ref().map(String::len),
-        Some(64)
-    );
-    let canonical = String::from_utf8(records[0].canonical.clone()).unwrap();
-    assert!(!canonical.contains("weather"), "records never hold content");
+    let Event::Request(req) = &records[0].event else {
+        panic!("first record is the request: {records:?}")
+    };
+    let Event::Response(resp) = &records[1].event else {
+        panic!("second record is the response: {records:?}")
+    };
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.tokens, 7);
+    assert_eq!(req.model, "up");
+    assert_ne!(req.prompt_digest, [0; 32]);
+    assert_ne!(resp.answer_digest, [0; 32]);
+    for record in &records {
+        let bytes = String::from_utf8_lossy(&record.encode()).into_owned();
+        assert!(!bytes.contains("weather"), "records never hold content");
+    }
 }
 
 async fn completions_and_embeddings_pass_through(backend: Backend) {
@@ -310,9 +326,9 @@ async fn streaming_first_chunk_arrives_before_the_upstream_finishes(backend: Bac
     assert!(first.contains("hello"), "{first}");
     assert!(!first.contains("[DONE]"));
     // The request record was committed before the upstream got the request.
-    let records = h.store.records_for(&request_id).await.unwrap();
+    let records = records_for(&h.store, &request_id).await;
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].record.kind, RecordKind::Request);
+    assert!(matches!(records[0].event, Event::Request(_)));
     h.upstream.release();
     let mut rest = Vec::new();
     while let Some(chunk) = stream.next().await {

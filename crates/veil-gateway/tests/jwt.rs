@@ -26,7 +26,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use veil_gateway::auth::unix_now;
 use veil_gateway::config::Config;
 use veil_gateway::server::{Gateway, StartError};
-use veil_store::{ExchangeStore, RecordKind, Store};
+use veil_store::{AuditQuery, AuditStore, Store};
 
 const ISSUER: &str = "https://idp.test/realms/main";
 
@@ -279,13 +279,18 @@ async fn valid_tokens_pass_and_every_altered_token_gets_the_same_401() {
     // RS256 and ES256 both pass, and the principal is recorded under a pseudonymous id.
     let request_id = assert_passes(&gw, &rsa.sign(&claims()), "RS256").await;
     assert_passes(&gw, &ec.sign(&claims()), "ES256").await;
-    let records = gw.store.records_for(&request_id).await.unwrap();
+    let query = AuditQuery {
+        request_id: Some(request_id.clone()),
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    let records = gw.store.audit_query(&query).await.unwrap();
     let request = records
         .iter()
-        .find(|r| r.record.kind == RecordKind::Request)
+        .map(|(_, record)| record)
+        .find(|r| matches!(r.event, veil_audit::Event::Request(_)))
         .unwrap();
-    assert_eq!(request.record.tenant.as_deref(), Some("acme"));
-    let key_id = request.record.key_id.clone().unwrap();
+    let key_id = request.principal.clone();
     assert!(key_id.starts_with("jwt_"), "{key_id}");
     assert!(
         !key_id.contains("ann"),

@@ -5,7 +5,8 @@
 //!   `sqlite:` or `postgres://` URL so several gateway replicas can share PostgreSQL.
 //!   Migrations run when a store opens.
 //! - One trait per kind of state, one module per trait: [`KeyStore`] (API keys, hashed),
-//!   [`ExchangeStore`] (the append-only record of each exchange), [`VaultStore`] (pseudonym
+//!   [`AuditStore`] (the tamper-evident audit log: records, checkpoints, one sequencer across
+//!   writers; the one record of every exchange), [`VaultStore`] (pseudonym
 //!   mappings, ciphertext only), [`LedgerStore`] (privacy budgets per dataset and privacy
 //!   unit, atomic check-and-spend for `veil-dp`). A new kind of state adds `its_name.rs` plus its own migration
 //!   files in `migrations/sqlite` and `migrations/postgres`, without touching the others.
@@ -25,15 +26,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod audit;
 mod error;
-mod exchange;
 mod keys;
 mod ledger;
 mod store;
 mod vault;
 
+pub use audit::{
+    Appended, AuditCursor, AuditQuery, AuditRow, AuditSigning, AuditStore, BlockingAudit,
+    NewAuditRecord, PAGE as AUDIT_PAGE, audit_consistency, audit_inclusion, verify_audit,
+};
 pub use error::StoreError;
-pub use exchange::{ExchangeRecord, ExchangeStore, RecordKind, StoredRecord};
 pub use keys::{KeyLimits, KeyRecord, KeyStore};
 pub use ledger::LedgerStore;
 pub use store::{Backend, Store};

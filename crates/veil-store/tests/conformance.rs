@@ -13,10 +13,7 @@
 use std::str::FromStr;
 
 use sqlx::Connection;
-use veil_store::{
-    ExchangeRecord, ExchangeStore, KeyLimits, KeyRecord, KeyStore, PgConnectOptions, RecordKind,
-    Store, VaultEntry, VaultStore,
-};
+use veil_store::{KeyLimits, KeyRecord, KeyStore, PgConnectOptions, Store, VaultEntry, VaultStore};
 
 struct Pg {
     url: String,
@@ -87,9 +84,6 @@ conformance!(
     keys_round_trip,
     keys_revoke_and_expiry,
     keys_duplicate_hash_is_rejected,
-    records_append_in_order_with_canonical_bytes,
-    records_request_and_response_are_linked,
-    records_reject_duplicate_halves,
     vault_reuses_mapping_for_same_value,
     vault_isolates_tenants_and_conversations,
     vault_rejects_taken_placeholder,
@@ -116,24 +110,6 @@ fn key(id: &str, hash: &str, tenant: &str) -> KeyRecord {
     }
 }
 
-fn record(request_id: &str, kind: RecordKind, at_ms: i64) -> ExchangeRecord {
-    ExchangeRecord {
-        request_id: request_id.into(),
-        kind,
-        at_ms,
-        key_id: Some("key_1".into()),
-        tenant: Some("acme".into()),
-        route: "/v1/chat/completions".into(),
-        model: Some("echo".into()),
-        status: (kind == RecordKind::Response).then_some(200),
-        latency_ms: (kind == RecordKind::Response).then_some(12),
-        upstream_latency_ms: (kind == RecordKind::Response).then_some(10),
-        prompt_tokens: Some(42),
-        completion_tokens: (kind == RecordKind::Response).then_some(7),
-        request_hash: Some("ab".repeat(32)),
-    }
-}
-
 fn entry(tenant: &str, conversation: &str, placeholder: &str, value_hash: &str) -> VaultEntry {
     VaultEntry {
         tenant: tenant.into(),
@@ -151,20 +127,21 @@ async fn ping_answers(store: Store) {
 }
 
 async fn migrations_are_all_applied(store: Store) {
-    // One row per migration file: keys, exchanges, vault, dp_ledger.
+    // One row per migration file: keys, exchanges, vault, dp_ledger, audit_log,
+    // drop_exchange_records.
     if let Some(pool) = store.sqlite_pool() {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
             .fetch_one(pool)
             .await
             .unwrap();
-        assert_eq!(n, 4);
+        assert_eq!(n, 6);
     }
     if let Some(pool) = store.postgres_pool() {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
             .fetch_one(pool)
             .await
             .unwrap();
-        assert_eq!(n, 4);
+        assert_eq!(n, 6);
     }
 }
 
@@ -206,69 +183,6 @@ async fn keys_duplicate_hash_is_rejected(store: Store) {
     store.insert_key(&key("key_a", "h", "acme")).await.unwrap();
     assert!(store.insert_key(&key("key_b", "h", "acme")).await.is_err());
     assert!(store.insert_key(&key("key_a", "h2", "acme")).await.is_err());
-}
-
-async fn records_append_in_order_with_canonical_bytes(store: Store) {
-    let batch = vec![
-        record("r1", RecordKind::Request, 1),
-        record("r2", RecordKind::Request, 2),
-        record("r1", RecordKind::Response, 3),
-    ];
-    let seqs = store.append_records(&batch).await.unwrap();
-    assert_eq!(seqs.len(), 3);
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
-    let more = store
-        .append_records(&[record("r3", RecordKind::Request, 4)])
-        .await
-        .unwrap();
-    assert!(more[0] > seqs[2]);
-    let all = store.records_after(0, 100).await.unwrap();
-    assert_eq!(all.len(), 4);
-    for (stored, expected) in all.iter().zip(batch.iter()) {
-        assert_eq!(&stored.record, expected);
-        assert_eq!(stored.canonical, expected.canonical_bytes());
-    }
-    let tail = store.records_after(seqs[1], 100).await.unwrap();
-    assert_eq!(tail.len(), 2);
-    assert_eq!(store.records_after(0, 1).await.unwrap().len(), 1);
-    // Canonical bytes carry the version and never change for the same record.
-    let text = String::from_utf8(batch[0].canonical_bytes()).unwrap();
-    assert!(text.starts_with("{\"v\":1,\"request_id\":\"r1\",\"kind\":\"request\""));
-}
-
-async fn records_request_and_response_are_linked(store: Store) {
-    store
-        .append_records(&[record("r1", RecordKind::Request, 1)])
-        .await
-        .unwrap();
-    store
-        .append_records(&[record("other", RecordKind::Request, 2)])
-        .await
-        .unwrap();
-    store
-        .append_records(&[record("r1", RecordKind::Response, 3)])
-        .await
-        .unwrap();
-    let halves = store.records_for("r1").await.unwrap();
-    let kinds: Vec<_> = halves.iter().map(|r| r.record.kind).collect();
-    assert_eq!(kinds, [RecordKind::Request, RecordKind::Response]);
-    assert_eq!(halves[1].record.status, Some(200));
-}
-
-async fn records_reject_duplicate_halves(store: Store) {
-    store
-        .append_records(&[record("r1", RecordKind::Request, 1)])
-        .await
-        .unwrap();
-    // A batch with a duplicate fails as a whole: nothing of it is committed.
-    let err = store
-        .append_records(&[
-            record("r2", RecordKind::Request, 2),
-            record("r1", RecordKind::Request, 3),
-        ])
-        .await;
-    assert!(err.is_err());
-    assert!(store.records_for("r2").await.unwrap().is_empty());
 }
 
 async fn vault_reuses_mapping_for_same_value(store: Store) {

@@ -1,0 +1,37 @@
+-- The tamper-evident audit log (veil-audit): one row per record, one per signed checkpoint,
+-- and the writer's head. Verification reads only `audit_records.leaf/bytes` and
+-- `audit_checkpoints.text`; the other columns are indexes for queries, derived from the bytes.
+CREATE TABLE IF NOT EXISTS audit_records (
+    seq        INTEGER PRIMARY KEY,   -- position in the log, from 0, without gaps
+    time_ms    INTEGER NOT NULL,      -- unix milliseconds (query index)
+    principal  TEXT NOT NULL,         -- query index
+    request_id TEXT NOT NULL,         -- query index (`veil explain`)
+    kind       INTEGER NOT NULL,      -- 1 request .. 6 data release (query index)
+    verdict    INTEGER,               -- 1 allow, 2 deny, NULL when the event has none
+    leaf       BLOB NOT NULL,         -- SHA-256(0x00 || bytes)
+    bytes      BLOB NOT NULL          -- canonical record encoding (docs/audit.md)
+);
+CREATE INDEX IF NOT EXISTS audit_records_time ON audit_records (time_ms);
+CREATE INDEX IF NOT EXISTS audit_records_principal ON audit_records (principal, seq);
+CREATE INDEX IF NOT EXISTS audit_records_request ON audit_records (request_id);
+
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size    INTEGER PRIMARY KEY,      -- tree size signed
+    time_ms INTEGER NOT NULL,
+    text    TEXT NOT NULL             -- the C2SP signed note
+);
+
+-- The one sequencer: every append transaction first updates this single row, which
+-- serializes writers (SQLite's write lock, PostgreSQL's row lock), so seq order is commit
+-- order across connections, processes and replicas.
+CREATE TABLE IF NOT EXISTS audit_head (
+    id                 INTEGER PRIMARY KEY CHECK (id = 1),
+    size               INTEGER NOT NULL,
+    last_leaf          BLOB NOT NULL,
+    frontier           BLOB NOT NULL,  -- the tree's compact range: size.count_ones() hashes
+    checkpoint_size    INTEGER NOT NULL,
+    checkpoint_time_ms INTEGER NOT NULL
+);
+INSERT INTO audit_head (id, size, last_leaf, frontier, checkpoint_size, checkpoint_time_ms)
+VALUES (1, 0, zeroblob(32), X'', 0, 0)
+ON CONFLICT DO NOTHING;
