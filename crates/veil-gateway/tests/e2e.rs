@@ -63,12 +63,27 @@ impl Pg {
             .options([("search_path", self.schema.as_str())])
     }
 
+    /// Drops the schema. The case's gateway may still be finishing background writes (audit,
+    /// usage) on its own connections when the case returns, and `DROP SCHEMA` then deadlocks
+    /// with them or waits on their locks; those two errors are retried until the writers finish.
     async fn drop_schema(self) {
         let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.schema))
+        sqlx::query("SET lock_timeout = '2s'")
             .execute(&mut conn)
             .await
             .unwrap();
+        let statement = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        for attempt in 1u64.. {
+            match sqlx::query(&statement).execute(&mut conn).await {
+                Ok(_) => return,
+                Err(sqlx::Error::Database(e))
+                    if attempt < 20 && matches!(e.code().as_deref(), Some("40P01" | "55P03")) =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => panic!("dropping test schema {}: {e}", self.schema),
+            }
+        }
     }
 }
 
