@@ -40,6 +40,7 @@ use serde_json::Value;
 use sha2::Sha256;
 use veil_audit::{DecisionEvent, DigestWriter, Event, Hash, RequestEvent, ResponseEvent};
 use veil_detect::{DataClass, Finding, Sensitive};
+use veil_protect::restore::StreamLeakReport;
 use veil_store::NewAuditRecord;
 use zeroize::Zeroizing;
 
@@ -503,8 +504,9 @@ pub async fn forward(
 pub enum Answer {
     /// A complete JSON answer.
     Json(StatusCode, Value),
-    /// A screened SSE stream.
-    Stream(ChunkStream),
+    /// A screened SSE stream, with the memorized-data check's report (filled in as the
+    /// answer streams; read when it ends).
+    Stream(ChunkStream, Option<StreamReport>),
 }
 
 /// Stage 9: screen the answer. See [`gate::screen`].
@@ -539,9 +541,10 @@ impl Answer {
                 );
                 response
             }
-            Self::Stream(inner) => {
+            Self::Stream(inner, leaks) => {
                 let stream = Metered {
                     inner,
+                    leaks,
                     meter: SseMeter::default(),
                     digest: finish.state.recorder.keys().digester().writer(),
                     finish: Some(finish),
@@ -649,6 +652,8 @@ impl SseMeter {
 /// and 11 run when the stream ends, fails or is dropped.
 struct Metered {
     inner: ChunkStream,
+    /// What the streamed answer check found, merged into the decision summary at the end.
+    leaks: Option<StreamReport>,
     meter: SseMeter,
     /// Keyed digest of every byte sent to the caller, for the response record.
     digest: DigestWriter,
@@ -691,7 +696,13 @@ impl Stream for Metered {
 
 impl Metered {
     fn end(&mut self) {
-        if let Some(finish) = self.finish.take() {
+        if let Some(mut finish) = self.finish.take() {
+            if let (Some(leaks), Some(ctx)) = (&self.leaks, finish.ctx.as_mut()) {
+                let report = leaks
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                note_stream_leaks(&report, &mut ctx.summary);
+            }
             let digest = std::mem::replace(
                 &mut self.digest,
                 finish.state.recorder.keys().digester().writer(),
@@ -713,6 +724,24 @@ impl Drop for Metered {
             self.failed = Some(499);
         }
         self.end();
+    }
+}
+
+/// The shared report of a streamed answer's memorized-data check.
+pub type StreamReport = Arc<std::sync::Mutex<StreamLeakReport>>;
+
+/// Adds what the streamed answer check found to the decision summary, as the JSON path
+/// does: counts per class and the `unexpected_sensitive_data` / `answer_withheld` flags.
+fn note_stream_leaks(report: &StreamLeakReport, summary: &mut DecisionSummary) {
+    for (class, count) in &report.classes {
+        let entry = summary.answer_classes.entry(class.to_string()).or_insert(0);
+        *entry = entry.saturating_add(*count);
+    }
+    if !report.classes.is_empty() {
+        summary.flags.push("unexpected_sensitive_data".to_owned());
+    }
+    if report.withheld {
+        summary.flags.push("answer_withheld".to_owned());
     }
 }
 
@@ -964,7 +993,7 @@ mod gate {
     use veil_protect::{MemoryStore, Operator, Policy, Protector, ScopeId};
 
     use veil_protect::restore::{
-        AnswerLeakCheck, RestoreTable, SseRestorer, restore_json, strip_logprobs,
+        AnswerLeakCheck, RestoreTable, SseRestorer, StreamLeakCheck, restore_json, strip_logprobs,
     };
 
     use crate::screen::{Screened, redact_unexpected, unexpected_values};
@@ -1377,13 +1406,75 @@ mod gate {
                 Answer::Json(response.status, value)
             }
             UpstreamBody::Stream(stream) => {
-                if table.is_empty() && !strip {
-                    return Answer::Stream(stream);
-                }
-                let restorer = SseRestorer::new(Arc::new(table)).strip_logprobs(strip);
-                Answer::Stream(Box::pin(Screened::new(stream, restorer)))
+                let check = stream_check(state, screening);
+                let report = check.report();
+                let restorer = SseRestorer::new(Arc::new(table))
+                    .strip_logprobs(strip)
+                    .leak_check(check);
+                Answer::Stream(Box::pin(Screened::new(stream, restorer)), Some(report))
             }
         }
+    }
+
+    /// The memorized-data check of a streamed answer: unexpected values of a class policy
+    /// does not send in clear to this model are redacted as they stream (one decision per
+    /// class, cached for the answer).
+    fn stream_check(state: &AppState, screening: Screening) -> StreamLeakCheck {
+        let Screening {
+            leak,
+            principal,
+            operation,
+            model,
+            ..
+        } = screening;
+        let decider = state.clone();
+        let cache = std::sync::Mutex::new(std::collections::BTreeMap::<DataClass, bool>::new());
+        let redact = move |class: &DataClass| {
+            let mut cache = cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *cache.entry(class.clone()).or_insert_with(|| {
+                let one = std::iter::once(class.clone());
+                !passes_in_clear(&decider, &principal, operation, &model, one).contains(class)
+            })
+        };
+        StreamLeakCheck::new(
+            Arc::clone(&state.analyzer),
+            leak,
+            state.settings.answer_check_ignore.clone(),
+            Arc::new(redact),
+        )
+    }
+
+    /// The classes among `classes` that policy lets this model receive in clear: those may
+    /// also come back in clear. None when policy fails (fail closed: everything redacted).
+    fn passes_in_clear(
+        state: &AppState,
+        principal: &veil_policy::Principal,
+        operation: veil_policy::Operation,
+        model: &str,
+        classes: impl Iterator<Item = DataClass>,
+    ) -> BTreeSet<DataClass> {
+        let mut findings = veil_policy::Findings::default();
+        for class in classes {
+            findings.add(class, 1.0, veil_policy::Origin::Caller);
+        }
+        let Some(entity) = state.policy_models.get(model) else {
+            return BTreeSet::new();
+        };
+        let decision = state
+            .settings
+            .policies
+            .decide(principal, operation, entity, &findings);
+        if !decision.errors.is_empty() {
+            return BTreeSet::new();
+        }
+        decision
+            .treatments
+            .iter()
+            .filter(|(_, t)| matches!(t, Treatment::Pass))
+            .map(|(c, _)| c.clone())
+            .collect()
     }
 
     /// The memorized-data check of a JSON answer.
@@ -1410,29 +1501,8 @@ mod gate {
             return;
         }
         // Per policy: a class this model may receive in clear may also come back in clear.
-        let mut findings = veil_policy::Findings::default();
-        for (class, _) in per_text.iter().flatten() {
-            findings.add(class.clone(), 1.0, veil_policy::Origin::Caller);
-        }
-        let passes: BTreeSet<DataClass> = match state.policy_models.get(model) {
-            Some(entity) => {
-                let decision = state
-                    .settings
-                    .policies
-                    .decide(principal, operation, entity, &findings);
-                if decision.errors.is_empty() {
-                    decision
-                        .treatments
-                        .iter()
-                        .filter(|(_, t)| matches!(t, Treatment::Pass))
-                        .map(|(c, _)| c.clone())
-                        .collect()
-                } else {
-                    BTreeSet::new()
-                }
-            }
-            None => BTreeSet::new(),
-        };
+        let classes = per_text.iter().flatten().map(|(class, _)| class.clone());
+        let passes = passes_in_clear(state, principal, operation, model, classes);
         let mut counts = std::mem::take(&mut ctx.summary.answer_classes);
         redact_unexpected(
             value,

@@ -28,6 +28,9 @@ const CARD: &str = "4111 1111 1111 1111";
 const EMAIL: &str = "maria.gonzalez@example.com";
 const SSN: &str = "536-22-1478";
 const SECRET: &str = "AKIAIOSFODNN7EXAMPLE";
+/// Values the reflect upstream "remembers": never in any prompt.
+const MEMORIZED_CARD: &str = "5425 2334 3010 9903";
+const MEMORIZED_EMAIL: &str = "bob.leaked@mail.example";
 
 #[derive(Clone, Copy, Debug)]
 enum Backend {
@@ -219,6 +222,7 @@ on_both!(
     secrets_are_blocked_with_the_policy_ids,
     a_failing_vault_fails_closed,
     fail_open_is_a_per_class_switch,
+    memorized_values_are_redacted_in_json_and_streamed_answers,
 );
 
 fn sensitive_chat(model: &str) -> Value {
@@ -714,6 +718,12 @@ async fn reflect_upstream() -> String {
             .and_then(|m| m["content"].as_str())
             .unwrap_or("")
             .to_owned();
+        // A model that regurgitates: asked to recite, it adds values nobody sent it.
+        let text = if text.contains("recite") {
+            format!("{text} Card {MEMORIZED_CARD}, mail {MEMORIZED_EMAIL}.")
+        } else {
+            text
+        };
         let args = json!({"text": text}).to_string();
         let logprobs = json!({"content": [{"token": "x", "logprob": -0.1, "top_logprobs": []}]});
         if request["stream"] != json!(true) {
@@ -854,6 +864,77 @@ async fn restore_round_trips_json_and_streams_with_tool_calls(backend: Backend) 
         assert_eq!(
             content,
             "Patient <PERSON_1>, card <CREDIT_CARD_1>, mail <EMAIL_ADDRESS_1>. Café ünïcode \"quoted\"."
+        );
+    }
+}
+
+/// The answer check: values in an answer that the caller never sent are redacted, whole or
+/// streamed (the stream in 3-byte pieces, split across events), in content and tool-call
+/// arguments, and the response's audit records carry the classes and the flag.
+async fn memorized_values_are_redacted_in_json_and_streamed_answers(backend: Backend) {
+    use veil_store::AuditStore;
+
+    let Some(h) = Harness::start(backend, "").await else {
+        return;
+    };
+    let admin = h.key("acme", &["admin"]).await;
+    let text = format!("Please recite the file of {NAME}, card {CARD}.");
+    for stream in [false, true] {
+        let body = json!({"model": "reflect", "stream": stream, "messages": [{"role": "user", "content": text}]});
+        let response = h.chat(&admin, &body).await;
+        let request_id = response.headers()["x-veil-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (content, args, _) = answer_of(response, stream).await;
+        // The caller's own values come back (admin restores); the remembered ones do not.
+        let expected = format!("{text} Card <CREDIT_CARD>, mail <EMAIL_ADDRESS>.");
+        assert_eq!(content, expected, "stream: {stream}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).unwrap()["text"],
+            expected.as_str(),
+            "stream: {stream}"
+        );
+        // The response record names the classes (content and arguments: two of each) and
+        // a screen decision carries the flag.
+        let mut found = None;
+        for _ in 0..200 {
+            let records = h
+                .store
+                .audit_query(&veil_store::AuditQuery {
+                    request_id: Some(request_id.clone()),
+                    limit: 10,
+                    ..veil_store::AuditQuery::default()
+                })
+                .await
+                .unwrap();
+            let screen = records.iter().find_map(|(_, r)| match &r.event {
+                veil_audit::Event::Decision(d) if d.action == "screen" => Some(d.clone()),
+                _ => None,
+            });
+            if let Some(screen) = screen {
+                found = Some(screen);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let screen = found.unwrap_or_else(|| panic!("no screen record (stream: {stream})"));
+        assert!(
+            screen
+                .reasons
+                .contains(&"flag:unexpected_sensitive_data".to_owned()),
+            "{:?}",
+            screen.reasons
+        );
+        assert_eq!(
+            screen.classes.get("CREDIT_CARD"),
+            Some(&2),
+            "stream: {stream}"
+        );
+        assert_eq!(
+            screen.classes.get("EMAIL_ADDRESS"),
+            Some(&2),
+            "stream: {stream}"
         );
     }
 }

@@ -13,7 +13,9 @@
 //!   event by event; optionally strips `logprobs` in the same pass.
 //! - [`restore_json`] and [`strip_logprobs`] for non-streaming answers.
 //! - [`AnswerLeakCheck`]: which sensitive values in an answer the caller never sent
-//!   (possible memorized training data), compared as keyed hashes.
+//!   (possible memorized training data), compared as keyed hashes; [`StreamLeakCheck`]
+//!   runs it on a streamed answer inside [`SseRestorer`], holding back only text that could
+//!   still be part of a value.
 //!
 //! Models alter placeholders: besides the exact `<PERSON_1>`, the class name in any case,
 //! `_`, `-` or a space before the number (and for the `_` inside a class name), brackets
@@ -38,6 +40,7 @@
 //! ```
 
 mod leak;
+mod leak_stream;
 mod matcher;
 mod sse;
 
@@ -52,6 +55,7 @@ use zeroize::Zeroizing;
 
 use crate::{Operator, Protected};
 pub use leak::AnswerLeakCheck;
+pub use leak_stream::{LeakFilter, MAX_HOLD, RedactClass, StreamLeakCheck, StreamLeakReport, TAIL};
 use matcher::{ClassForms, Matcher};
 pub use sse::SseRestorer;
 

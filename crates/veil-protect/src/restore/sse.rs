@@ -4,7 +4,11 @@ use std::{collections::BTreeMap, fmt, sync::Arc};
 
 use serde_json::{Map, Value};
 
-use super::{RestoreTable, TextContext, TextRestorer, strip_logprobs};
+use super::{
+    RestoreTable, TextContext, TextRestorer,
+    leak_stream::{LeakFilter, StreamLeakCheck},
+    strip_logprobs,
+};
 
 /// Which text of a choice a [`TextRestorer`] follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -44,7 +48,9 @@ pub struct SseRestorer {
     pending: Vec<u8>,
     /// How far `pending` has been searched for the event's end.
     scan: Scan,
-    streams: BTreeMap<(u64, Field), TextRestorer>,
+    streams: BTreeMap<(u64, Field), FieldStream>,
+    /// The memorized-data check, when on: one [`LeakFilter`] after each restorer.
+    leak: Option<StreamLeakCheck>,
     /// The first event's top-level fields (`id`, `object`, `created`, `model`, …), for
     /// synthetic events.
     template: Option<Map<String, Value>>,
@@ -70,8 +76,17 @@ impl SseRestorer {
             pending: Vec::new(),
             scan: Scan::default(),
             streams: BTreeMap::new(),
+            leak: None,
             template: None,
         }
+    }
+
+    /// Also runs the memorized-data check on every text, after restoring (see
+    /// [`StreamLeakCheck`]): unexpected values are counted in its report and redacted as it
+    /// says. Text that could still be part of a value is held back until it is complete.
+    pub fn leak_check(mut self, check: StreamLeakCheck) -> Self {
+        self.leak = Some(check);
+        self
     }
 
     /// Also strips `logprobs` / `top_logprobs` from every event (when the caller is not
@@ -83,7 +98,7 @@ impl SseRestorer {
 
     /// Feeds the next bytes; returns the bytes that can be sent now.
     pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        if self.table.is_empty() && !self.strip_logprobs {
+        if self.table.is_empty() && !self.strip_logprobs && self.leak.is_none() {
             return bytes.to_vec();
         }
         self.pending.extend_from_slice(bytes);
@@ -146,7 +161,7 @@ impl SseRestorer {
             }
             self.template = Some(template);
         }
-        if !self.table.is_empty() {
+        if !self.table.is_empty() || self.leak.is_some() {
             changed |= self.restore_choices(&mut value, out);
         }
         if changed {
@@ -211,13 +226,16 @@ impl SseRestorer {
         let Value::String(piece) = slot else {
             return false;
         };
-        let restorer = self
+        let stream = self
             .streams
             .entry((index, field))
-            .or_insert_with(|| TextRestorer::new(Arc::clone(&self.table), field.context()));
-        let mut restored = restorer.push(piece);
+            .or_insert_with(|| FieldStream {
+                restorer: TextRestorer::new(Arc::clone(&self.table), field.context()),
+                filter: self.leak.as_ref().map(StreamLeakCheck::filter),
+            });
+        let mut restored = stream.push(piece);
         if finishing {
-            restored.push_str(&restorer.finish());
+            restored.push_str(&stream.finish());
             self.streams.remove(&(index, field));
         }
         if restored == *piece {
@@ -236,8 +254,8 @@ impl SseRestorer {
             .collect();
         let mut texts = Vec::new();
         for key in keys {
-            if let Some(mut restorer) = self.streams.remove(&key) {
-                let text = restorer.finish();
+            if let Some(mut stream) = self.streams.remove(&key) {
+                let text = stream.finish();
                 if !text.is_empty() {
                     texts.push((key.1, text));
                 }
@@ -296,6 +314,35 @@ impl SseRestorer {
             out.extend_from_slice(b"data: ");
             out.extend_from_slice(json.as_bytes());
             out.extend_from_slice(b"\n\n");
+        }
+    }
+}
+
+/// One text of one choice: restored, then checked.
+#[derive(Debug)]
+struct FieldStream {
+    restorer: TextRestorer,
+    filter: Option<LeakFilter>,
+}
+
+impl FieldStream {
+    fn push(&mut self, piece: &str) -> String {
+        let restored = self.restorer.push(piece);
+        match &mut self.filter {
+            Some(filter) => filter.push(&restored),
+            None => restored,
+        }
+    }
+
+    fn finish(&mut self) -> String {
+        let restored = self.restorer.finish();
+        match &mut self.filter {
+            Some(filter) => {
+                let mut out = filter.push(&restored);
+                out.push_str(&filter.finish());
+                out
+            }
+            None => restored,
         }
     }
 }

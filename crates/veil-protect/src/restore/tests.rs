@@ -756,9 +756,9 @@ fn leak_check_passes_values_from_the_input() {
 #[test]
 fn leak_check_flags_values_not_in_the_input() {
     let check = leak_check(b"tenant key");
-    let answer = "Also 5500 0000 0000 0004 belongs to John Roe; Jane Doe knows.";
+    let answer = "Also 5425 2334 3010 9903 belongs to John Roe; Jane Doe knows.";
     let findings = [
-        found(answer, "5500 0000 0000 0004", DataClass::CreditCard),
+        found(answer, "5425 2334 3010 9903", DataClass::CreditCard),
         found(answer, "John Roe", DataClass::Person),
         found(answer, JANE, DataClass::Person),
     ];
@@ -908,4 +908,181 @@ fn sse_handles_usage_chunks_and_null_content() {
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("\"usage\":{\"prompt_tokens\":3}"));
     assert!(out.find(JANE).unwrap() < out.find("\"finish_reason\":\"stop\"").unwrap());
+}
+
+// ----- memorized-data check on streamed answers -----
+
+/// The default analyzer, built once for these tests.
+fn analyzer() -> Arc<veil_detect::Analyzer> {
+    static ANALYZER: std::sync::OnceLock<Arc<veil_detect::Analyzer>> = std::sync::OnceLock::new();
+    Arc::clone(ANALYZER.get_or_init(|| Arc::new(veil_detect::Analyzer::builder().build().unwrap())))
+}
+
+fn stream_check() -> StreamLeakCheck {
+    let ignore: std::collections::BTreeSet<DataClass> =
+        [DataClass::Person, DataClass::Location, DataClass::DateTime]
+            .into_iter()
+            .collect();
+    StreamLeakCheck::new(
+        analyzer(),
+        leak_check(b"tenant key"),
+        ignore,
+        Arc::new(|_: &DataClass| true),
+    )
+}
+
+/// An answer with two values the caller never sent (a card, an email) and one it did.
+const LEAKY: &str = "Sure. The card on file is 5425 2334 3010 9903, and the owner's \
+                     address is bob.leaked@mail.example. Your own card 4111 1111 1111 1111 is fine.";
+
+fn filtered(check: &StreamLeakCheck, pieces: &[&str]) -> String {
+    let mut filter = check.filter();
+    let mut out = String::new();
+    for piece in pieces {
+        out.push_str(&filter.push(piece));
+    }
+    out.push_str(&filter.finish());
+    out
+}
+
+#[test]
+fn streamed_answers_have_unexpected_values_redacted_and_reported() {
+    let check = stream_check();
+    let out = filtered(&check, &[LEAKY]);
+    assert_eq!(
+        out,
+        "Sure. The card on file is <CREDIT_CARD>, and the owner's address is \
+         <EMAIL_ADDRESS>. Your own card 4111 1111 1111 1111 is fine."
+    );
+    let report = check.report().lock().unwrap().clone();
+    assert_eq!(report.classes[&DataClass::CreditCard], 1);
+    assert_eq!(report.classes[&DataClass::EmailAddress], 1);
+    assert_eq!(report.redacted, 2);
+    assert!(!report.withheld);
+}
+
+#[test]
+fn a_split_at_any_point_gives_the_same_answer_as_the_whole() {
+    let whole = filtered(&stream_check(), &[LEAKY]);
+    for cut in (1..LEAKY.len()).filter(|&c| LEAKY.is_char_boundary(c)) {
+        let (a, b) = LEAKY.split_at(cut);
+        assert_eq!(
+            filtered(&stream_check(), &[a, b]),
+            whole,
+            "split at byte {cut}"
+        );
+    }
+}
+
+#[test]
+fn token_by_token_streams_leak_nothing_and_hold_only_the_last_word() {
+    // Pieces as models send them: a word with its leading space.
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for (i, _) in LEAKY.match_indices(' ') {
+        pieces.push(&LEAKY[last..i]);
+        last = i;
+    }
+    pieces.push(&LEAKY[last..]);
+    let check = stream_check();
+    let mut filter = check.filter();
+    let mut sent = String::new();
+    for piece in &pieces {
+        sent.push_str(&filter.push(piece));
+        assert!(
+            !sent.contains("5425"),
+            "a group of the card left early: {sent:?}"
+        );
+        assert!(
+            !sent.contains("bob.leaked"),
+            "part of the email left early: {sent:?}"
+        );
+    }
+    sent.push_str(&filter.finish());
+    assert_eq!(sent, filtered(&stream_check(), &[LEAKY]));
+
+    // Plain prose flows: only the word that may still grow is held.
+    let mut filter = check.filter();
+    assert_eq!(filter.push("Hello there, how are"), "Hello there, how ");
+    assert_eq!(filter.push(" you?"), "are ");
+    assert_eq!(filter.finish(), "you?");
+}
+
+#[test]
+fn hold_covers_grouped_values_and_stops_at_words() {
+    fn held(text: &str) -> &str {
+        &text[super::leak_stream::hold_from(text)..]
+    }
+    assert_eq!(held("card 4950 1640 5832"), "4950 1640 5832");
+    assert_eq!(held("card 4950 1640 "), "4950 1640 ");
+    assert_eq!(held("iban GB82 WEST 1234"), "GB82 WEST 1234");
+    assert_eq!(held("call +1 (212) 555"), "+1 (212) 555");
+    assert_eq!(held(r#"{"card":"4950 1640"#), "4950 1640");
+    assert_eq!(held("all done. "), "");
+    assert_eq!(held("all done"), "done");
+    assert_eq!(held("ünïcödé wörds"), "wörds");
+    let long = "1234 ".repeat(100);
+    assert_eq!(held(&long).len(), MAX_HOLD);
+}
+
+#[test]
+fn streamed_tool_call_arguments_are_checked_too() {
+    let check = stream_check();
+    let args = r#"{"to":"bob.leaked@mail.example","card":"5425 2334 3010 9903"}"#;
+    let mut whole = check.filter();
+    let mut expected = whole.push(args);
+    expected.push_str(&whole.finish());
+    assert!(
+        !expected.contains("bob.leaked") && !expected.contains("5425"),
+        "{expected}"
+    );
+    for cut in (1..args.len()).step_by(3) {
+        let (a, b) = args.split_at(cut);
+        assert_eq!(
+            filtered(&stream_check(), &[a, b]),
+            expected,
+            "split at {cut}"
+        );
+    }
+}
+
+#[test]
+fn classes_policy_passes_are_counted_but_not_redacted() {
+    let check = StreamLeakCheck::new(
+        analyzer(),
+        leak_check(b"tenant key"),
+        Default::default(),
+        Arc::new(|class: &DataClass| *class != DataClass::EmailAddress),
+    );
+    let out = filtered(&check, &[LEAKY]);
+    assert!(out.contains("bob.leaked@mail.example") && !out.contains("5425"));
+    let report = check.report().lock().unwrap().clone();
+    assert_eq!(report.classes[&DataClass::EmailAddress], 1);
+    assert_eq!(report.redacted, 1);
+}
+
+#[test]
+fn sse_streams_are_checked_per_choice() {
+    let check = stream_check();
+    let mut sse = SseRestorer::new(Arc::new(RestoreTable::new())).leak_check(check.clone());
+    let mut out = Vec::new();
+    let words: Vec<&str> = LEAKY.split_inclusive(' ').collect();
+    for word in &words {
+        let event = json!({"id": "c1", "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": null}]});
+        out.extend(sse.push(format!("data: {event}\n\n").as_bytes()));
+    }
+    out.extend(sse.push(b"data: {\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"));
+    out.extend(sse.finish());
+    let text = String::from_utf8(out).unwrap();
+    let mut content = String::new();
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if let Ok(v) = serde_json::from_str::<Value>(line)
+            && let Some(c) = v["choices"][0]["delta"]["content"].as_str()
+        {
+            content.push_str(c);
+        }
+    }
+    assert_eq!(content, filtered(&stream_check(), &[LEAKY]));
+    assert!(!text.contains("5425") && !text.contains("bob.leaked"));
+    assert!(text.ends_with("data: [DONE]\n\n"));
 }
