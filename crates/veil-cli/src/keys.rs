@@ -79,10 +79,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
-    let mut config = crate::serve::load_config(args.config.as_deref(), args.data_dir.clone())?;
-    if let Some(url) = &args.database_url {
-        config.store.database_url = Some(url.clone());
-    }
+    let config = crate::serve::load_config(
+        args.config.as_deref(),
+        args.data_dir.clone(),
+        args.database_url.clone(),
+    )?;
     if config.store.database_url.is_none() {
         ensure_data_dir(&config.server.data_dir).context("cannot prepare the data directory")?;
     }

@@ -20,16 +20,26 @@ pub struct Args {
     /// Config file (default: `$VEIL_CONFIG`, else `./veil.toml` if present, else defaults).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Database URL, `postgres://…` to share state between replicas or `sqlite:PATH`
+    /// (overrides `store.database_url` and `VEIL_DATABASE_URL`; default: SQLite in the data
+    /// directory).
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
-/// Loads the config, applying `--data-dir` (shared by `serve` and `keys`).
+/// Loads the config (file, then `VEIL_*` environment), then applies `--data-dir` and
+/// `--database-url`, which win over both (shared by `serve` and `keys`).
 pub fn load_config(
     config: Option<&std::path::Path>,
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
 ) -> anyhow::Result<Config> {
     let mut config = Config::load(config).context("cannot load configuration")?;
     if let Some(dir) = data_dir {
         config.server.data_dir = dir;
+    }
+    if let Some(url) = database_url {
+        config.store.database_url = Some(url);
     }
     Ok(config)
 }
@@ -49,7 +59,7 @@ fn init_logging(config: &Config) {
 
 /// Runs `veil serve` until Ctrl-C or SIGTERM.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut config = load_config(args.config.as_deref(), args.data_dir)?;
+    let mut config = load_config(args.config.as_deref(), args.data_dir, args.database_url)?;
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }

@@ -341,7 +341,7 @@ impl Inner {
         if raw.is_empty()
             || !word_bounded(text, &raw)
             || (spec.standalone && joined_token(text, &raw))
-            || (spec.numeric && continues_digits(text, &raw))
+            || (spec.numeric && continues_digits(text, &raw, spec.class == DataClass::CreditCard))
             // A host name right after `@` is the domain of an address, not a URL.
             || (spec.class == DataClass::Url && prev_char(text, raw.start) == Some('@'))
         {
@@ -735,16 +735,26 @@ fn joined_token(text: &str, span: &std::ops::Range<usize>) -> bool {
 
 /// Whether a numeric match continues into more digit groups (`4941 1025 7928` inside a
 /// 16-digit number): then it is a piece of a longer number.
-fn continues_digits(text: &str, span: &std::ops::Range<usize>) -> bool {
-    let sep = |c: Option<char>| matches!(c, Some(' ' | '-'));
-    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
-    let before = prev_char(text, span.start);
-    let before2 = before.and_then(|c| prev_char(text, span.start - c.len_utf8()));
-    let after = next_char(text, span.end);
-    let after2 = after.and_then(|c| next_char(text, span.end + c.len_utf8()));
+///
+/// For a card (`card_groups`) only a neighbouring group of 4 or more digits counts: every
+/// group of a card has at least 4 digits except the last group of a 17–19-digit card, which
+/// the card patterns read as part of the card first. So `4950 1640 5832 2658 42` (the 18-digit
+/// reading fails the validator) and `room 12 4950 1640 5832 2658` still hold a card, while
+/// `4950 1640 5832 2658 4212` does not.
+fn continues_digits(text: &str, span: &std::ops::Range<usize>, card_groups: bool) -> bool {
+    let min_run = if card_groups { 4 } else { 1 };
     let first = next_char(text, span.start);
     let last = prev_char(text, span.end);
-    (digit(first) && sep(before) && digit(before2)) || (digit(last) && sep(after) && digit(after2))
+    let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+    let before = text.get(..span.start).unwrap_or_default();
+    let after = text.get(span.end..).unwrap_or_default();
+    let run_before = before.strip_suffix([' ', '-']).map_or(0, |s| {
+        s.bytes().rev().take_while(u8::is_ascii_digit).count()
+    });
+    let run_after = after
+        .strip_prefix([' ', '-'])
+        .map_or(0, |s| s.bytes().take_while(u8::is_ascii_digit).count());
+    (digit(first) && run_before >= min_run) || (digit(last) && run_after >= min_run)
 }
 
 fn ceil_char_boundary(text: &str, mut at: usize) -> usize {

@@ -135,8 +135,12 @@ pub(crate) fn builtin() -> Vec<PatternSpec> {
         p("month_day_year", C::DateTime, concat!(r"(?i)(?-u:\b)", month!(), r"\.? [0-9]{1,2}(?:st|nd|rd|th)?,? [0-9]{4}(?-u:\b)(?:,? (?:at )?[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?: ?[ap]\.?m\.?)?)?"), 0.85).v(V::Date),
         p("day_month_year", C::DateTime, concat!(r"(?i)(?-u:\b)[0-9]{1,2}(?:st|nd|rd|th)? (?:of )?", month!(), r"\.?,? [0-9]{4}(?-u:\b)"), 0.85).v(V::Date),
         p("month_year", C::DateTime, r"(?-u:\b)(?:January|February|March|April|June|July|August|September|October|November|December) [0-9]{4}(?-u:\b)", 0.6).v(V::Date),
-        // --- Cards (explicit groupings so a trailing number is not swallowed).
-        p("card_grouped", C::CreditCard, concat!(b!(), r"(?:[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{4}(?:-[0-9]{1,3})?|[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}(?: [0-9]{1,3})?|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})", b!()), 0.9).v(V::CreditCard),
+        // --- Cards (explicit groupings so a trailing number is not swallowed). A 17–19-digit
+        // card (four groups of 4 and a group of 1–3) is its own pattern, tried first: when that
+        // longer reading fails the validator (`4950 1640 5832 2658 42`: 18 digits, no issuer
+        // uses that length) the 16-digit reading is still tried at the same position.
+        p("card_grouped_long", C::CreditCard, concat!(b!(), r"(?:[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{1,3}|[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4} [0-9]{1,3})", b!()), 0.9).v(V::CreditCard),
+        p("card_grouped", C::CreditCard, concat!(b!(), r"(?:[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{4}|[0-9]{4} [0-9]{4} [0-9]{4} [0-9]{4}|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})", b!()), 0.9).v(V::CreditCard),
         p("card_plain", C::CreditCard, concat!(b!(), r"[0-9]{12,19}", b!()), 0.75).v(V::CreditCard).amb(),
         // --- National identifiers.
         p("us_itin", C::UsItin, concat!(b!(), r"9[0-9]{2}[- ]?[0-9]{2}[- ]?[0-9]{4}", b!()), 0.6).v(V::UsItin).amb(),

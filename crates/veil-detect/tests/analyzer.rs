@@ -152,6 +152,38 @@ fn hard_negatives_do_not_fire() {
     none_of("Aadhaar 2341 2341 2345", "IN_AADHAAR");
 }
 
+/// Regression: a Luhn-valid 16-digit card followed by a short number (` 42`) was missed: the
+/// grouped pattern read it as an 18-digit card, which no issuer uses, and the 16-digit
+/// reading was then rejected as a piece of a longer number.
+#[test]
+fn card_next_to_a_short_number_is_found() {
+    for text in [
+        "4950 1640 5832 2658 42",
+        "card 4950 1640 5832 2658 42 times declined",
+        "paid with 4950164058322658 42 EUR",
+        "room 12 4950 1640 5832 2658",
+    ] {
+        let value = one(text)
+            .into_iter()
+            .find(|(class, _)| class == "CREDIT_CARD")
+            .map(|(_, value)| value);
+        let digits: Option<String> =
+            value.map(|v| v.chars().filter(char::is_ascii_digit).collect());
+        assert_eq!(digits.as_deref(), Some("4950164058322658"), "in {text:?}");
+    }
+    // A 19-digit card in 4-4-4-4-3 groups is still read whole.
+    has(
+        "card 4000 0000 0000 0000 006",
+        "CREDIT_CARD",
+        "4000 0000 0000 0000 006",
+    );
+    // A full group of 4 more digits still makes it a piece of a longer number.
+    none_of("ref 4950 1640 5832 2658 4212", "CREDIT_CARD");
+    none_of("ref 1234 4950 1640 5832 2658", "CREDIT_CARD");
+    // The short neighbour alone does not make a card: the 16 digits must pass.
+    none_of("card 4950 1640 5832 2659 42", "CREDIT_CARD");
+}
+
 #[test]
 fn findings_are_sorted_disjoint_and_carry_char_offsets() {
     let text = "Zoë’s e-mail: zoë@example.com — IBAN GB82 WEST 1234 5698 7654 32.";

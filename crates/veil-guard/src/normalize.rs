@@ -127,13 +127,19 @@ fn leet(c: char) -> Option<char> {
 pub(crate) fn normalize(text: &str) -> Normalized {
     let mut tricks = Tricks::default();
     let mut folded = String::with_capacity(text.len());
-    for c in text.nfkc() {
-        if is_zero_width(c) {
-            tricks.zero_width += 1;
-        } else if is_bidi_control(c) {
-            tricks.bidi += 1;
-        } else {
-            folded.push(c);
+    if text.is_ascii() {
+        // NFKC leaves ASCII as it is, and zero-width and bidi controls are not ASCII: skip
+        // the decomposition machinery on the common case (the gateway scores every prompt).
+        folded.push_str(text);
+    } else {
+        for c in text.nfkc() {
+            if is_zero_width(c) {
+                tricks.zero_width += 1;
+            } else if is_bidi_control(c) {
+                tricks.bidi += 1;
+            } else {
+                folded.push(c);
+            }
         }
     }
 
