@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use veil_gateway::auth::{NewKey, create_key, unix_now};
+use veil_gateway::config::Config;
 use veil_gateway::server::ensure_data_dir;
 use veil_store::{KeyLimits, KeyStore, Store};
 
@@ -78,7 +79,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
+/// The configuration with `args` applied; prepares the data directory when the store is the
+/// SQLite file in it (shared by `veil keys` and `veil dp`).
+pub fn store_config(args: &StoreArgs) -> anyhow::Result<Config> {
     let config = crate::serve::load_config(
         args.config.as_deref(),
         args.data_dir.clone(),
@@ -87,6 +90,11 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
     if config.store.database_url.is_none() {
         ensure_data_dir(&config.server.data_dir).context("cannot prepare the data directory")?;
     }
+    Ok(config)
+}
+
+async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
+    let config = store_config(args)?;
     Store::connect(&config.database_url())
         .await
         .context("cannot open the store")

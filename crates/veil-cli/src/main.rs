@@ -10,7 +10,7 @@ mod anonymize;
 mod audit;
 mod config;
 mod dp;
-mod dp_ledger;
+mod dp_store;
 mod guard;
 mod keys;
 mod policy;

@@ -9,8 +9,11 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use veil_dp::SecureRng;
+use veil_dp::mechanism::permute_and_flip;
 use veil_dp::query::{Bounded, Dataset, Privacy, QuerySpec, Statistic, run};
-use veil_dp::sample::{Ratio, discrete_gaussian, discrete_laplace, laplace_on_grid};
+use veil_dp::sample::{
+    Ratio, bernoulli_exp, discrete_gaussian, discrete_laplace, gaussian_on_grid, laplace_on_grid,
+};
 
 fn cpu_ns() -> u64 {
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
@@ -68,6 +71,18 @@ fn main() {
     }
     measure("laplace_on_grid scale=1 k=-40", n, || {
         black_box(laplace_on_grid(3.25, 1.0, -40, &mut rng).unwrap());
+    });
+    measure("gaussian_on_grid sigma=1 k=-40", n / 10, || {
+        black_box(gaussian_on_grid(3.25, 1.0, -40, &mut rng).unwrap());
+    });
+    let gamma = Ratio::new(7u64, 3u64).unwrap();
+    measure("bernoulli_exp gamma=7/3", n, || {
+        black_box(bernoulli_exp(&gamma, &mut rng));
+    });
+    let qualities: Vec<i128> = (0..100).map(|i| (i * 37) % 101).collect();
+    let eps = Ratio::new(1u64, 1u64).unwrap();
+    measure("permute_and_flip 100 candidates eps=1", n / 10, || {
+        black_box(permute_and_flip(&qualities, 1, &eps, &mut rng).unwrap());
     });
     queries(&mut rng);
     csv_parse();

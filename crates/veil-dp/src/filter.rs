@@ -206,8 +206,8 @@ impl PrivacyFilter {
                 ErrorKind::BudgetExceeded,
                 format!(
                     "privacy budget exceeded: the release needs more `{what}` than remains \
-                     (budget {:?}, spent {:?}); nothing was spent",
-                    self.budget, self.spent
+                     ({}); nothing was spent",
+                    describe(&self.budget, &self.spent)
                 ),
             ))
         }
@@ -337,6 +337,23 @@ impl Ord for Dyadic {
     fn cmp(&self, other: &Self) -> Ordering {
         let (a, b) = self.align(other);
         a.cmp(&b)
+    }
+}
+
+/// The budget and what is spent, in words, for messages.
+fn describe(budget: &Budget, spent: &Spent) -> String {
+    match *budget {
+        Budget::Pure { epsilon } => {
+            format!(
+                "budget epsilon = {epsilon}, spent epsilon = {}",
+                spent.epsilon
+            )
+        }
+        Budget::Approx { epsilon, delta } => format!(
+            "budget epsilon = {epsilon}, delta = {delta}; spent epsilon = {}, delta = {}",
+            spent.epsilon, spent.delta
+        ),
+        Budget::Zcdp { rho } => format!("budget rho = {rho} (zCDP), spent rho = {}", spent.rho),
     }
 }
 

@@ -330,6 +330,14 @@ impl Dataset {
         })
     }
 
+    /// `len` rows and no columns: all a plain count reads (each row its own unit).
+    pub fn rows(len: usize) -> Self {
+        Dataset {
+            len,
+            ..Dataset::default()
+        }
+    }
+
     /// Read the columns `spec` needs from a CSV file with a header row.
     ///
     /// # Errors
