@@ -88,4 +88,6 @@ pub use tree::{
     CompactRange, EMPTY_ROOT, Hash, MerkleTree, leaf_hash, node_hash, verify_consistency,
     verify_inclusion,
 };
-pub use verify::{CheckpointFault, CheckpointFaultKind, FaultKind, RecordFault, Report, Verifier};
+pub use verify::{
+    CheckpointFault, CheckpointFaultKind, FaultKind, Place, RecordFault, Report, Verifier,
+};

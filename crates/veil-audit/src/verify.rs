@@ -67,16 +67,50 @@ pub struct RecordFault {
     pub detail: String,
 }
 
+/// What a fault's `position` counts: lines of a file (position 0 is a kept checkpoint given
+/// on the command line), or rows of a database table (by their `seq` or `size` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A line of a log or export file.
+    Line,
+    /// A row of the store's tables.
+    Row,
+}
+
+impl RecordFault {
+    /// The fault, naming its position as a line or a database row.
+    pub fn at(&self, place: Place) -> impl std::fmt::Display + '_ {
+        Located(self, place)
+    }
+}
+
+impl CheckpointFault {
+    /// The fault, naming its position as a line or a database row.
+    pub fn at(&self, place: Place) -> impl std::fmt::Display + '_ {
+        Located(self, place)
+    }
+}
+
+struct Located<'a, T>(&'a T, Place);
+
 impl std::fmt::Display for RecordFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = match self.position {
-            0 => "against a kept checkpoint".to_string(),
-            p => format!("at line {p}"),
+        Located(self, Place::Line).fmt(f)
+    }
+}
+
+impl std::fmt::Display for Located<'_, RecordFault> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Located(fault, place) = self;
+        let at = match (place, fault.position) {
+            (Place::Line, 0) => "against a kept checkpoint".to_string(),
+            (Place::Line, p) => format!("at line {p}"),
+            (Place::Row, p) => format!("row seq {p} of audit_records"),
         };
         write!(
             f,
             "record {} {} ({at}): {}",
-            self.seq, self.kind, self.detail
+            fault.seq, fault.kind, fault.detail
         )
     }
 }
@@ -118,17 +152,28 @@ pub struct CheckpointFault {
 
 impl std::fmt::Display for CheckpointFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = match self.position {
-            0 => format!("kept checkpoint for size {}", self.size),
-            p => format!("checkpoint for size {} (at line {p})", self.size),
+        Located(self, Place::Line).fmt(f)
+    }
+}
+
+impl std::fmt::Display for Located<'_, CheckpointFault> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Located(fault, place) = self;
+        let at = match (place, fault.position) {
+            (Place::Line, 0) => format!("kept checkpoint for size {}", fault.size),
+            (Place::Line, p) => format!("checkpoint for size {} (at line {p})", fault.size),
+            (Place::Row, p) => format!(
+                "checkpoint for size {} (row size {p} of audit_checkpoints)",
+                fault.size
+            ),
         };
-        match &self.kind {
+        match &fault.kind {
             CheckpointFaultKind::Malformed(e) => write!(f, "{at}: {e}"),
             CheckpointFaultKind::BadSignature(e) => write!(f, "{at}: {e}"),
             CheckpointFaultKind::RootMismatch { last_good } => write!(
                 f,
                 "{at}: root does not match the records; records {last_good}..{} were altered",
-                self.size
+                fault.size
             ),
             CheckpointFaultKind::OutOfPlace { after } => {
                 write!(f, "{at}: appears after {after} records; replayed or moved")

@@ -1,5 +1,6 @@
-//! `veil audit`: verify, prove, export and query the tamper-evident audit log (file-backed,
-//! offline). The gateway's SQL-backed log will plug in through the same `veil-audit` traits.
+//! `veil audit`: verify, prove, export and query the tamper-evident audit log: a log or export
+//! file (`--file`/`--log`, offline with only the public key), or by default the gateway's own
+//! log in its database (`--data-dir`, `--database-url`, `--config`; see `audit_db`).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -8,6 +9,8 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+
+use crate::keys::StoreArgs;
 use clap::{Subcommand, ValueEnum};
 use veil_audit::export::parse_hash;
 use veil_audit::{
@@ -29,12 +32,15 @@ enum AuditCommand {
     /// Verify a log or export file offline: every record, the chain, the tree, every
     /// checkpoint signature and every proof. Exit 0 when intact, 1 when tampered.
     Verify {
-        /// The log or export file (JSON Lines).
+        /// The log or export file (JSON Lines); without it, the gateway's database.
         #[arg(long)]
-        file: PathBuf,
-        /// The verifier key (`name+keyid+base64`), or a file containing it.
+        file: Option<PathBuf>,
+        /// The verifier key (`name+keyid+base64`), or a file containing it. Required with
+        /// `--file`; for the database it defaults to the key derived from the root key.
         #[arg(long)]
-        public_key: String,
+        public_key: Option<String>,
+        #[command(flatten)]
+        db: StoreArgs,
         /// Also fail when the last records are not yet covered by a signed checkpoint.
         #[arg(long)]
         strict: bool,
@@ -45,9 +51,11 @@ enum AuditCommand {
     },
     /// Print the inclusion proof of record SEQ against the latest signed checkpoint.
     Proof {
-        /// The log, or an export starting at record 0.
+        /// The log, or an export starting at record 0; without it, the gateway's database.
         #[arg(long)]
-        file: PathBuf,
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        db: StoreArgs,
         /// The record's sequence number.
         seq: u64,
     },
@@ -56,9 +64,11 @@ enum AuditCommand {
     /// `--principal` or `--decision`: only matching records, each with an inclusion proof
     /// into the latest signed checkpoint.
     Export {
-        /// The audit log file.
+        /// The audit log file; without it, the gateway's database.
         #[arg(long)]
-        log: PathBuf,
+        log: Option<PathBuf>,
+        #[command(flatten)]
+        db: StoreArgs,
         /// Where to write (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -77,9 +87,11 @@ enum AuditCommand {
     },
     /// Print records (decoded, one JSON object a line), filtered.
     Log {
-        /// The audit log or export file.
+        /// The audit log or export file; without it, the gateway's database.
         #[arg(long)]
-        log: PathBuf,
+        log: Option<PathBuf>,
+        #[command(flatten)]
+        db: StoreArgs,
         /// Only records at or after this time (RFC 3339).
         #[arg(long)]
         since: Option<String>,
@@ -123,7 +135,7 @@ enum AuditCommand {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum DecisionArg {
+pub(crate) enum DecisionArg {
     Allow,
     Deny,
 }
@@ -132,14 +144,40 @@ enum DecisionArg {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         AuditCommand::Verify {
-            file,
+            file: Some(file),
             public_key,
             strict,
             trusted_checkpoint,
-        } => verify(&file, &public_key, strict, &trusted_checkpoint),
-        AuditCommand::Proof { file, seq } => proof(&file, seq),
+            db: _,
+        } => {
+            let public_key = public_key.context("`--file` needs `--public-key`")?;
+            verify(&file, &public_key, strict, &trusted_checkpoint)
+        }
+        AuditCommand::Verify {
+            file: None,
+            public_key,
+            strict,
+            trusted_checkpoint,
+            db,
+        } => {
+            if !trusted_checkpoint.is_empty() {
+                bail!("`--trusted-checkpoint` works on files: export the log first");
+            }
+            crate::audit_db::verify(&db, public_key.as_deref(), strict)
+        }
+        AuditCommand::Proof {
+            file: Some(file),
+            seq,
+            ..
+        } => proof(&file, seq),
+        AuditCommand::Proof {
+            file: None,
+            seq,
+            db,
+        } => crate::audit_db::proof(&db, seq),
         AuditCommand::Export {
             log,
+            db,
             out,
             since,
             from_seq,
@@ -152,29 +190,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 principal,
                 decision,
             };
-            if filter.principal.is_some() || filter.decision.is_some() {
-                export_selection(&log, out.as_deref(), &filter, from_seq)
-            } else {
-                export(&log, out.as_deref(), filter.since, from_seq)
+            let selection = filter.principal.is_some() || filter.decision.is_some();
+            match log {
+                Some(log) if selection => export_selection(&log, out.as_deref(), &filter, from_seq),
+                Some(log) => export(&log, out.as_deref(), filter.since, from_seq),
+                None => crate::audit_db::export(&db, out.as_deref(), &filter, from_seq),
             }
         }
         AuditCommand::Log {
             log,
+            db,
             since,
             principal,
             decision,
             limit,
         } => {
             let since = since.as_deref().map(parse_time).transpose()?;
-            query(
-                &log,
-                &Filter {
-                    since,
-                    principal,
-                    decision,
-                },
-                limit,
-            )
+            let filter = Filter {
+                since,
+                principal,
+                decision,
+            };
+            match log {
+                Some(log) => query(&log, &filter, limit),
+                None => crate::audit_db::query(&db, &filter, limit),
+            }
         }
         AuditCommand::Keygen { name, out } => keygen(&name, &out),
         AuditCommand::Demo {
@@ -187,7 +227,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn read_public_key(arg: &str) -> anyhow::Result<VerifierKey> {
+pub(crate) fn read_public_key(arg: &str) -> anyhow::Result<VerifierKey> {
     let text = if Path::new(arg).is_file() {
         std::fs::read_to_string(arg)
             .with_context(|| format!("cannot read public key file `{arg}`"))?
@@ -242,6 +282,17 @@ fn verify(
         );
         return Ok(ExitCode::SUCCESS);
     }
+    Ok(print_report(&name.to_string(), &report, strict, failed))
+}
+
+/// Prints the outcome of a full verification; exit 0 when intact, 1 when not. `failed` says
+/// whether faults were already printed.
+pub(crate) fn print_report(
+    name: &str,
+    report: &veil_audit::Report,
+    strict: bool,
+    mut failed: bool,
+) -> ExitCode {
     let records = report.size - report.start;
     if records > 0 && report.checkpoints_verified == 0 && !failed {
         eprintln!(
@@ -264,13 +315,13 @@ fn verify(
     }
     if failed {
         eprintln!("veil: audit: `{name}`: verification FAILED");
-        return Ok(ExitCode::from(1));
+        return ExitCode::from(1);
     }
     println!(
         "ok: {records} records (seq {}..{}), {} checkpoints verified (signed up to size {signed}), {} consistency proofs",
         report.start, report.size, report.checkpoints_verified, report.proofs_verified
     );
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// Reads a log or export file that starts at record 0: leaves and checkpoints.
@@ -374,7 +425,7 @@ fn parse_line(line: &str) -> anyhow::Result<Line> {
     })
 }
 
-fn parse_time(s: &str) -> anyhow::Result<u64> {
+pub(crate) fn parse_time(s: &str) -> anyhow::Result<u64> {
     let t = humantime::parse_rfc3339_weak(s)
         .with_context(|| format!("`{s}` is not an RFC 3339 time"))?;
     let ms = t
@@ -399,14 +450,14 @@ fn first_seq_since(src: &FileSource, since_ms: u64) -> anyhow::Result<u64> {
 }
 
 /// Record filters shared by `export` and `log`.
-struct Filter {
-    since: Option<u64>,
-    principal: Option<String>,
-    decision: Option<DecisionArg>,
+pub(crate) struct Filter {
+    pub(crate) since: Option<u64>,
+    pub(crate) principal: Option<String>,
+    pub(crate) decision: Option<DecisionArg>,
 }
 
 impl Filter {
-    fn matches(&self, rec: &AuditRecord) -> bool {
+    pub(crate) fn matches(&self, rec: &AuditRecord) -> bool {
         let want = self.decision.map(|d| match d {
             DecisionArg::Allow => Verdict::Allow,
             DecisionArg::Deny => Verdict::Deny,

@@ -4,9 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use veil_audit::{Event, KeyChange, KeyChangeEvent};
 use veil_gateway::auth::{NewKey, create_key, unix_now};
 use veil_gateway::config::Config;
-use veil_gateway::server::ensure_data_dir;
+use veil_gateway::recorder::{AuditKeys, now_ms};
+use veil_gateway::server::{ensure_data_dir, load_root_key};
 use veil_store::{KeyLimits, KeyStore, Store};
 
 /// Where the store is.
@@ -94,10 +96,44 @@ pub fn store_config(args: &StoreArgs) -> anyhow::Result<Config> {
 }
 
 async fn open(args: &StoreArgs) -> anyhow::Result<Store> {
+    Ok(open_with_config(args).await?.0)
+}
+
+/// Opens the store and returns it with the config in force.
+pub async fn open_with_config(args: &StoreArgs) -> anyhow::Result<(Store, Config)> {
     let config = store_config(args)?;
-    Store::connect(&config.database_url())
+    let store = Store::connect(&config.database_url())
         .await
-        .context("cannot open the store")
+        .context("cannot open the store")?;
+    Ok((store, config))
+}
+
+/// The gateway's audit keys, derived from the root key (`$VEIL_MASTER_KEY` or the data
+/// directory's `root.key`, created on first use exactly as `veil serve` would).
+pub fn audit_keys(config: &Config) -> anyhow::Result<AuditKeys> {
+    ensure_data_dir(&config.server.data_dir).context("cannot prepare the data directory")?;
+    let root = load_root_key(&config.server.data_dir).context("cannot load the root key")?;
+    AuditKeys::derive(root.expose(), &config.audit).context("cannot derive the audit keys")
+}
+
+/// Records a key change made from the command line, signed at once.
+async fn record_key_change(
+    store: &Store,
+    config: &Config,
+    key_id: &str,
+    change: KeyChange,
+) -> anyhow::Result<()> {
+    let keys = audit_keys(config)?;
+    let event = Event::KeyChange(KeyChangeEvent {
+        key_id: key_id.to_owned(),
+        change,
+        actor: "cli".into(),
+    });
+    store
+        .audit_append_signed(keys.signing(), "cli", "", event, now_ms())
+        .await
+        .context("cannot record the key change in the audit log")?;
+    Ok(())
 }
 
 /// Runs a `veil keys` subcommand.
@@ -115,7 +151,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 concurrent,
                 description,
             } => {
-                let store = open(&store).await?;
+                let (store, config) = open_with_config(&store).await?;
                 let spec = NewKey {
                     tenant,
                     roles,
@@ -131,6 +167,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 let (secret, record) = create_key(&store, spec)
                     .await
                     .context("cannot create key")?;
+                if let Err(err) =
+                    record_key_change(&store, &config, &record.id, KeyChange::Created).await
+                {
+                    // Fail closed: a key whose creation is not in the audit log must not work.
+                    let _ = store.revoke_key(&record.id, unix_now()).await;
+                    store.close().await;
+                    return Err(err);
+                }
                 store.close().await;
                 println!(
                     "created key `{}` for tenant `{}` (shown once; store it now):",
@@ -171,11 +215,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             Command::Revoke { store, id } => {
-                let store = open(&store).await?;
+                let (store, config) = open_with_config(&store).await?;
                 let revoked = store
                     .revoke_key(&id, unix_now())
                     .await
                     .context("cannot revoke key")?;
+                if revoked {
+                    record_key_change(&store, &config, &id, KeyChange::Revoked).await?;
+                }
                 store.close().await;
                 if !revoked {
                     anyhow::bail!("no active key `{id}`");

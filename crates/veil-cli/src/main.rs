@@ -8,9 +8,11 @@ use clap::{Parser, Subcommand};
 mod analyzer_flags;
 mod anonymize;
 mod audit;
+mod audit_db;
 mod config;
 mod dp;
 mod dp_store;
+mod explain;
 mod guard;
 mod keys;
 mod policy;
@@ -35,6 +37,8 @@ enum Command {
     Guard(guard::Args),
     /// Verify, prove, export and query the tamper-evident audit log.
     Audit(audit::Args),
+    /// Show the decision path of one request, from its audit records (never values).
+    Explain(explain::Args),
     /// Detect sensitive data and protect it (tag, redact, mask, hash, encrypt, fpe, surrogate).
     Redact(Box<redact::Args>),
     /// Find sensitive data in a file or stdin.
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::Classes => classes(),
         Command::Guard(args) => guard::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Redact(args) => redact::run(*args),
         Command::Scan(args) => scan::run(args),
         Command::Anonymize(args) => anonymize::run(*args),

@@ -4,7 +4,10 @@
 //!
 //! Run with `cargo bench -p veil-store --bench audit_store` (SQLite in a temporary directory);
 //! add `-- --postgres postgres://postgres@127.0.0.1:5432/test` for PostgreSQL too (a fresh
-//! schema, dropped afterwards). Results and commands: docs/benchmarks.md.
+//! schema, dropped afterwards); add `-- --keep DIR` to keep the 200,000-record SQLite database of
+//! the verification run as `DIR/audit-200k.db`, with its public key in `DIR/audit.pub`, for
+//! timing `veil audit verify --database-url sqlite:DIR/audit-200k.db --public-key DIR/audit.pub`.
+//! Results and commands: docs/benchmarks.md.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -124,7 +127,7 @@ async fn group_commit(store: &Store, clients: u64, per_client: u64) -> f64 {
     rate
 }
 
-async fn run(name: &str, open: impl AsyncFn() -> Store) {
+async fn run(name: &str, open: impl AsyncFn() -> Store, keep: Option<&std::path::Path>) {
     let runs = 5;
     let mut by_batch = Vec::new();
     for batch in [1u64, 64, 512] {
@@ -155,7 +158,12 @@ async fn run(name: &str, open: impl AsyncFn() -> Store) {
         );
     }
     // Verification from the database: 200,000 records.
-    let store = open().await;
+    let store = match keep {
+        Some(dir) => Store::open_sqlite(&dir.join("audit-200k.db"))
+            .await
+            .unwrap(),
+        None => open().await,
+    };
     let s = signing();
     let d = TextDigester::new(&[2; 32]);
     let records: Vec<_> = (0..200_000).map(|i| record(i, &d)).collect();
@@ -170,6 +178,9 @@ async fn run(name: &str, open: impl AsyncFn() -> Store) {
         .await
         .unwrap();
     let key = s.signer.verifier();
+    if let Some(dir) = keep {
+        std::fs::write(dir.join("audit.pub"), key.to_string()).unwrap();
+    }
     let mut rates = Vec::new();
     for _ in 0..runs {
         let started = Instant::now();
@@ -203,14 +214,22 @@ async fn main() {
         median(per)
     );
 
+    let keep = args
+        .iter()
+        .position(|a| a == "--keep")
+        .map(|pos| std::path::PathBuf::from(args.get(pos + 1).expect("--keep DIR")));
     let dir = tempfile::tempdir().unwrap();
     let counter = std::sync::atomic::AtomicU64::new(0);
-    run("sqlite", async || {
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Store::open_sqlite(&dir.path().join(format!("bench-{n}.db")))
-            .await
-            .unwrap()
-    })
+    run(
+        "sqlite",
+        async || {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Store::open_sqlite(&dir.path().join(format!("bench-{n}.db")))
+                .await
+                .unwrap()
+        },
+        keep.as_deref(),
+    )
     .await;
 
     if let Some(pos) = args.iter().position(|a| a == "--postgres") {
@@ -219,19 +238,23 @@ async fn main() {
         let mut schemas = Vec::new();
         let pg_counter = std::sync::atomic::AtomicU64::new(0);
         let url2 = url.clone();
-        run("postgres", async || {
-            let n = pg_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let schema = format!("veil_bench_audit_{}_{n}", std::process::id());
-            let mut conn = sqlx::PgConnection::connect(&url2).await.unwrap();
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let options = PgConnectOptions::from_str(&url2)
-                .unwrap()
-                .options([("search_path", schema.as_str())]);
-            Store::open_postgres(options).await.unwrap()
-        })
+        run(
+            "postgres",
+            async || {
+                let n = pg_counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let schema = format!("veil_bench_audit_{}_{n}", std::process::id());
+                let mut conn = sqlx::PgConnection::connect(&url2).await.unwrap();
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let options = PgConnectOptions::from_str(&url2)
+                    .unwrap()
+                    .options([("search_path", schema.as_str())]);
+                Store::open_postgres(options).await.unwrap()
+            },
+            None,
+        )
         .await;
         let total = pg_counter.load(std::sync::atomic::Ordering::Relaxed);
         for n in 0..total {
