@@ -25,7 +25,6 @@ use veil_audit::{DataReleaseEvent, Hash};
 use veil_dp::accountant::zcdp_to_epsilon;
 use veil_dp::{Budget, LedgerEntry, LedgerKey, PrivacyLoss};
 use veil_gateway::recorder::AuditKeys;
-use veil_gateway::server::{ensure_data_dir, load_root_key};
 use veil_store::{LedgerStore, Store};
 
 use crate::keys::StoreArgs;
@@ -78,12 +77,7 @@ impl DpStore {
         let (url, audit) = if args.is_gateway() {
             let config = crate::keys::store_config(&args.store)?;
             // The root key lives in the data directory even when the database is elsewhere.
-            ensure_data_dir(&config.server.data_dir)
-                .context("cannot prepare the data directory")?;
-            let root =
-                load_root_key(&config.server.data_dir).context("cannot load the root key")?;
-            let keys = AuditKeys::derive(root.expose(), &config.audit)
-                .context("cannot derive the audit signing key")?;
+            let keys = crate::keys::audit_keys(&config)?;
             (config.database_url(), Some(keys))
         } else {
             (
