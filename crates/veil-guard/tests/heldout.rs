@@ -20,12 +20,14 @@ use veil_guard::{Guard, GuardConfig, Origin, eval};
 const ACCEPT_TPR_AT_5_FPR: f64 = 0.90;
 const ACCEPT_HARD_FPR: f64 = 0.03;
 
-/// Regression floors: what the committed model reaches today, rounded down. They catch a
-/// model or rule change that makes things worse; they are NOT the acceptance floors, which
-/// the current model does not reach (see `issue_6_acceptance_floors`).
-const REGRESSION_AUROC: f64 = 0.90;
-const REGRESSION_TPR_AT_5_FPR: f64 = 0.55;
-const REGRESSION_HARD_FPR: f64 = 0.10;
+/// Regression floors: what the committed model reaches today (trained on template sets A and
+/// C: AUROC 0.9720, TPR@5% 0.8600, hard FPR 3/360), rounded to the next step that is worse.
+/// They catch a model or rule change that makes things worse; they are NOT the acceptance
+/// floors: the hard-case FPR floor is met, the TPR floor is not (see
+/// `issue_6_acceptance_floors`).
+const REGRESSION_AUROC: f64 = 0.97;
+const REGRESSION_TPR_AT_5_FPR: f64 = 0.85;
+const REGRESSION_HARD_FPR: f64 = 0.02;
 
 #[derive(serde::Deserialize)]
 struct Record {
@@ -94,10 +96,11 @@ fn heldout_metrics_do_not_regress() {
     );
 }
 
-/// The acceptance floors of issue 6. Ignored because the committed model does not reach them
-/// yet (see docs/benchmarks.md); run with `cargo test -p veil-guard --test heldout -- --ignored`.
+/// The acceptance floors of issue 6. Ignored because the committed model does not reach the
+/// TPR floor yet (0.86 of 0.90; the hard-case floor is met, see docs/benchmarks.md); run with
+/// `cargo test -p veil-guard --test heldout -- --ignored`.
 #[test]
-#[ignore = "issue 6 acceptance floors are not met yet; see docs/benchmarks.md"]
+#[ignore = "issue 6 TPR floor is not met yet (0.86 of 0.90); see docs/benchmarks.md"]
 fn issue_6_acceptance_floors() {
     let m = metrics();
     assert!(
