@@ -41,16 +41,19 @@ fn technical(chunk: &str) -> bool {
     const TLDS: &[&str] = &[
         ".com", ".org", ".net", ".io", ".gov", ".edu", ".co.", ".ai", ".dev",
     ];
-    chunk.contains('@')
-        || chunk.contains('/')
-        || chunk.contains('\\')
-        || chunk.contains('_')
-        || chunk.bytes().any(|b| b.is_ascii_digit())
-        || chunk.starts_with("www.")
-        || (chunk.contains('.') && {
-            let lower = chunk.to_ascii_lowercase();
-            TLDS.iter().any(|t| lower.contains(t))
-        })
+    // One pass over the bytes for the single-character signs.
+    let mut dot = false;
+    for b in chunk.bytes() {
+        match b {
+            b'@' | b'/' | b'\\' | b'_' | b'0'..=b'9' => return true,
+            b'.' => dot = true,
+            _ => {}
+        }
+    }
+    dot && {
+        let lower = chunk.to_ascii_lowercase();
+        lower.starts_with("www.") || TLDS.iter().any(|t| lower.contains(t))
+    }
 }
 
 impl<'a> Doc<'a> {
@@ -118,6 +121,15 @@ impl<'a> Doc<'a> {
             Some(t) => &t.lower,
             None if i < 0 => "<s>",
             None => "</s>",
+        }
+    }
+
+    /// The word hash of token `i`, or of a document boundary marker.
+    fn hash_at(&self, i: isize) -> u64 {
+        match usize::try_from(i).ok().and_then(|i| self.tokens.get(i)) {
+            Some(t) => t.hash,
+            None if i < 0 => BOS,
+            None => EOS,
         }
     }
 
@@ -189,11 +201,11 @@ impl<'a> Doc<'a> {
         let casing = self.casing as u32;
         let w0: &str = t.lower.as_ref();
         out.push(H::new(0).finish());
-        out.push(H::new(1).s(w0).finish());
-        out.push(H::new(2).s(self.lower_at(ii - 1)).finish());
-        out.push(H::new(3).s(self.lower_at(ii + 1)).finish());
-        out.push(H::new(4).s(self.lower_at(ii - 2)).finish());
-        out.push(H::new(5).s(self.lower_at(ii + 2)).finish());
+        out.push(H::new(1).w(t.hash).finish());
+        out.push(H::new(2).w(self.hash_at(ii - 1)).finish());
+        out.push(H::new(3).w(self.hash_at(ii + 1)).finish());
+        out.push(H::new(4).w(self.hash_at(ii - 2)).finish());
+        out.push(H::new(5).w(self.hash_at(ii + 2)).finish());
         let n_chars = w0.chars().count();
         if n_chars > 3 {
             let suf = w0.char_indices().rev().nth(2).map_or(0, |(b, _)| b);
@@ -231,12 +243,12 @@ impl<'a> Doc<'a> {
                 .u(u32::from(t.has_lower))
                 .finish(),
         );
-        out.push(H::new(16).s(self.lower_at(ii - 1)).u(s0).finish());
-        out.push(H::new(17).s(self.lower_at(ii + 1)).u(s0).finish());
+        out.push(H::new(16).w(self.hash_at(ii - 1)).u(s0).finish());
+        out.push(H::new(17).w(self.hash_at(ii + 1)).u(s0).finish());
         out.push(H::new(18).u(n_chars.min(12) as u32).finish());
         out.push(H::new(21).u(f0 & !flag::MW_START).u(casing).finish());
         if self.lower_at(ii + 1) == "'" && self.lower_at(ii + 2) == "s" {
-            out.push(H::new(22).s(self.lower_at(ii + 3)).finish());
+            out.push(H::new(22).w(self.hash_at(ii + 3)).finish());
         }
         out.push(
             H::new(23)
@@ -246,8 +258,8 @@ impl<'a> Doc<'a> {
         );
         out.push(
             H::new(24)
-                .s(self.lower_at(ii - 1))
-                .s(self.lower_at(ii + 1))
+                .w(self.hash_at(ii - 1))
+                .w(self.hash_at(ii + 1))
                 .finish(),
         );
         // What this word and its neighbours are in the lists, together ("FIRST then LAST").
@@ -262,13 +274,18 @@ impl<'a> Doc<'a> {
         let f0 = self.flags_at(ii) & !flag::MW_START;
         out.push(H::new(30).u(u32::from(p1)).finish());
         out.push(H::new(31).u(u32::from(p1)).u(u32::from(p2)).finish());
-        out.push(H::new(32).u(u32::from(p1)).s(self.lower_at(ii)).finish());
+        out.push(H::new(32).u(u32::from(p1)).w(self.hash_at(ii)).finish());
         out.push(H::new(33).u(u32::from(p1)).u(self.shape_at(ii)).finish());
         out.push(H::new(34).u(u32::from(p1)).u(f0).finish());
     }
 }
 
-/// Feature hashing (FNV-1a over the template id and its parts, then a final mix).
+/// Word hashes standing for the positions before the first and after the last token.
+const BOS: u64 = 0x6a09_e667_f3bc_c908;
+const EOS: u64 = 0xbb67_ae85_84ca_a73b;
+
+/// Feature hashing: the template id and its parts (words by their precomputed hash, affixes
+/// byte by byte, small numbers) folded FNV-style, then a final mix to 32 bits.
 struct H(u64);
 
 impl H {
@@ -281,6 +298,12 @@ impl H {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         self.0 = (self.0 ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+        self
+    }
+
+    /// A word, by its [`word_hash`](super::token::word_hash).
+    fn w(mut self, h: u64) -> Self {
+        self.0 = (self.0 ^ h).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(27);
         self
     }
 

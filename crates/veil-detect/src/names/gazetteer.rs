@@ -4,15 +4,16 @@
 //! The lists are plain text under `data/names/` (one entry a line, built by
 //! `data/names/build_gazetteers.py`), embedded in the binary with `include_str!`. Lookups are
 //! per token (the tagger needs token-aligned facts, not byte matches), so a hash map from the
-//! lower-cased token, plus one from lower-cased multi-word entries keyed by their first word,
-//! does what an Aho-Corasick automaton would without a second tokenization pass.
+//! lower-cased token's [`word_hash`], plus one from multi-word entries (keyed by the hashes of
+//! their tokens, combined) does what an Aho-Corasick automaton would without a second
+//! tokenization pass; the token hashes are computed once by the tokenizer.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use super::model::FastHasher;
 
-use super::token::{Token, tokenize};
+use super::token::{Token, tokenize, word_hash};
 
 /// Bits describing what a single lower-cased token is in the lists.
 pub(crate) mod flag {
@@ -179,13 +180,21 @@ const LISTS: Lists = Lists {
 
 /// Compiled lookup tables.
 pub(crate) struct Gazetteer {
-    single: HashMap<String, u32, BuildHasherDefault<FastHasher>>,
-    /// Multi-word entries: key = lower-cased tokens joined by one space; value = (begin
-    /// flag, inside flag) of the class.
-    multi: HashMap<String, (u32, u32), BuildHasherDefault<FastHasher>>,
+    /// Key: the token's [`word_hash`].
+    single: HashMap<u64, u32, BuildHasherDefault<FastHasher>>,
+    /// Multi-word entries: key = [`seq_hash`] of their tokens; value = (begin flag, inside
+    /// flag) of the class.
+    multi: HashMap<u64, (u32, u32), BuildHasherDefault<FastHasher>>,
     /// For each first word of a multi-word entry, a bit per entry length (in tokens) that
     /// starts with it, so a lookup only builds keys of lengths that exist.
-    lengths: HashMap<String, u64, BuildHasherDefault<FastHasher>>,
+    lengths: HashMap<u64, u64, BuildHasherDefault<FastHasher>>,
+}
+
+/// One hash for a run of tokens, from their word hashes.
+pub(crate) fn seq_hash(tokens: &[Token<'_>]) -> u64 {
+    tokens.iter().fold(0x243f_6a88_85a3_08d3, |h, t| {
+        (h ^ t.hash).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(23)
+    })
 }
 
 impl Gazetteer {
@@ -204,10 +213,10 @@ impl Gazetteer {
         g.add_list(LISTS.eponyms, flag::EPONYM, (0, 0));
         g.add_list(LISTS.common, flag::COMMON, (0, 0));
         for t in TITLES {
-            *g.single.entry((*t).to_owned()).or_default() |= flag::TITLE;
+            *g.single.entry(word_hash(t)).or_default() |= flag::TITLE;
         }
         for t in TRIGGERS {
-            *g.single.entry((*t).to_owned()).or_default() |= flag::TRIGGER;
+            *g.single.entry(word_hash(t)).or_default() |= flag::TRIGGER;
         }
         g
     }
@@ -221,18 +230,16 @@ impl Gazetteer {
             let toks = tokenize(line);
             match toks.as_slice() {
                 [] => {}
-                [one] => *self.single.entry(one.lower.to_string()).or_default() |= single,
+                [one] => *self.single.entry(one.hash).or_default() |= single,
                 [first, ..] => {
                     if multi.0 == 0 {
                         continue;
                     }
-                    let key = join(&toks);
-                    let entry = self.multi.entry(key).or_default();
+                    let entry = self.multi.entry(seq_hash(&toks)).or_default();
                     entry.0 |= multi.0;
                     entry.1 |= multi.1;
-                    *self.single.entry(first.lower.to_string()).or_default() |= flag::MW_START;
-                    *self.lengths.entry(first.lower.to_string()).or_default() |=
-                        1u64 << toks.len().min(63);
+                    *self.single.entry(first.hash).or_default() |= flag::MW_START;
+                    *self.lengths.entry(first.hash).or_default() |= 1u64 << toks.len().min(63);
                 }
             }
         }
@@ -242,15 +249,14 @@ impl Gazetteer {
     pub(crate) fn annotate(&self, tokens: &[Token<'_>]) -> Vec<u32> {
         let mut flags: Vec<u32> = tokens
             .iter()
-            .map(|t| self.single.get(t.lower.as_ref()).copied().unwrap_or(0))
+            .map(|t| self.single.get(&t.hash).copied().unwrap_or(0))
             .collect();
-        let mut key = String::new();
         for i in 0..tokens.len() {
             if flags.get(i).copied().unwrap_or(0) & flag::MW_START == 0 {
                 continue;
             }
             let Some(first) = tokens.get(i) else { break };
-            let mut lengths = self.lengths.get(first.lower.as_ref()).copied().unwrap_or(0);
+            let mut lengths = self.lengths.get(&first.hash).copied().unwrap_or(0);
             while lengths != 0 {
                 // Longest first.
                 let n = 63 - lengths.leading_zeros() as usize;
@@ -258,9 +264,7 @@ impl Gazetteer {
                 let Some(window) = tokens.get(i..i + n) else {
                     continue;
                 };
-                key.clear();
-                join_into(window, &mut key);
-                if let Some(&(b, inside)) = self.multi.get(key.as_str()) {
+                if let Some(&(b, inside)) = self.multi.get(&seq_hash(window)) {
                     if let Some(f) = flags.get_mut(i) {
                         *f |= b;
                     }
@@ -277,22 +281,7 @@ impl Gazetteer {
     /// Flags of one lower-cased word.
     #[cfg(test)]
     pub(crate) fn word(&self, lower: &str) -> u32 {
-        self.single.get(lower).copied().unwrap_or(0)
-    }
-}
-
-fn join(tokens: &[Token<'_>]) -> String {
-    let mut s = String::new();
-    join_into(tokens, &mut s);
-    s
-}
-
-fn join_into(tokens: &[Token<'_>], out: &mut String) {
-    for (k, t) in tokens.iter().enumerate() {
-        if k > 0 {
-            out.push(' ');
-        }
-        out.push_str(&t.lower);
+        self.single.get(&word_hash(lower)).copied().unwrap_or(0)
     }
 }
 

@@ -43,14 +43,14 @@ mod model;
 mod tests;
 mod token;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use crate::{Candidate, ContextHit, DataClass, Evidence, Recognizer};
 use features::{Doc, O, class_of};
-use gazetteer::{Gazetteer, TITLES, TRIGGERS, flag};
+use gazetteer::{Gazetteer, TITLES, TRIGGERS, flag, seq_hash};
 pub use model::ModelError;
 use model::{FastHasher, Model, Trainer};
 
@@ -434,20 +434,19 @@ fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
 /// Document-level consistency: every later or earlier mention of a found name gets the
 /// same class, whatever its case; a person's name parts count alone too.
 fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
-    let mut known: HashMap<String, u8, BuildHasherDefault<FastHasher>> = HashMap::default();
-    // First words of the known names: most tokens are rejected with one lookup here.
-    let mut starts: HashMap<String, (), BuildHasherDefault<FastHasher>> = HashMap::default();
+    // Keyed by the tokens' hashes (no strings are built): a name, as a run of lower-cased
+    // tokens, and its class.
+    let mut known: HashMap<u64, u8, BuildHasherDefault<FastHasher>> = HashMap::default();
+    // Words of the persons' names: most tokens are rejected with one lookup here. (Other
+    // names are matched again only when they start with such a word: propagating every
+    // tagged span lowered precision on the development split.)
+    let mut starts: HashSet<u64, BuildHasherDefault<FastHasher>> = HashSet::default();
     let mut max_words = 1;
     for (class, toks) in spans.iter() {
         let Some(words) = doc.tokens.get(toks.clone()) else {
             continue;
         };
-        let key = words
-            .iter()
-            .map(|t| t.lower.as_ref())
-            .collect::<Vec<_>>()
-            .join(" ");
-        known.entry(key).or_insert(*class);
+        known.entry(seq_hash(words)).or_insert(*class);
         max_words = max_words.max(toks.len());
         if *class == 1 && toks.len() > 1 {
             for (k, t) in words.iter().enumerate() {
@@ -456,8 +455,10 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                     && t.lower.chars().count() >= 3
                     && f & (flag::COMMON | flag::TITLE | flag::TRIGGER | flag::EPONYM) == 0;
                 if useful {
-                    known.entry(t.lower.to_string()).or_insert(1);
-                    starts.insert(t.lower.to_string(), ());
+                    known
+                        .entry(seq_hash(std::slice::from_ref(t)))
+                        .or_insert(1);
+                    starts.insert(t.hash);
                 }
             }
         }
@@ -466,7 +467,6 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         return;
     }
     let mut i = 0;
-    let mut key = String::new();
     while i < doc.len() {
         let free = |k: usize| {
             labels.get(k).is_some_and(|&l| l == O) && !doc.blocked.get(k).copied().unwrap_or(true)
@@ -478,20 +478,16 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
             && doc
                 .tokens
                 .get(i)
-                .is_some_and(|t| starts.contains_key(t.lower.as_ref()));
+                .is_some_and(|t| starts.contains(&t.hash));
         if start {
             for n in (1..=max_words.min(doc.len() - i)).rev() {
                 if !(i..i + n).all(free) {
                     continue;
                 }
-                key.clear();
-                for (k, t) in doc.tokens.iter().skip(i).take(n).enumerate() {
-                    if k > 0 {
-                        key.push(' ');
-                    }
-                    key.push_str(&t.lower);
-                }
-                if let Some(&class) = known.get(key.as_str()) {
+                let Some(words) = doc.tokens.get(i..i + n) else {
+                    continue;
+                };
+                if let Some(&class) = known.get(&seq_hash(words)) {
                     // Continuations of a longer name ("John Carter Smith") are left alone.
                     let after_word = doc.tokens.get(i + n).is_some_and(|t| {
                         t.is_word
@@ -559,7 +555,7 @@ impl NameTrainer {
     /// Averages and prunes the weights (features whose weights all stay below `prune` are
     /// dropped), returning the model file's bytes.
     pub fn finish(self, prune: f32) -> Vec<u8> {
-        self.trainer.finish(prune).to_bytes()
+        model::to_bytes(&self.trainer.finish(prune))
     }
 }
 
