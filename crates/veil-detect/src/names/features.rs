@@ -45,12 +45,17 @@ fn technical(chunk: &str) -> bool {
     let mut dot = false;
     for b in chunk.bytes() {
         match b {
-            b'@' | b'/' | b'\\' | b'_' | b'0'..=b'9' => return true,
+            b'/' | b'\\' | b'_' | b'0'..=b'9' => return true,
             b'.' => dot = true,
             _ => {}
         }
     }
-    dot && {
+    // An e-mail address (a dotted domain after the `@`) belongs to the e-mail recognizer;
+    // `user=jane.doe@corp` is no address, so no recognizer but this one would find the name.
+    let address = chunk.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.trim_end_matches(['.', ',', ';', ':', '"', '\'', ')']).contains('.')
+    });
+    address || dot && {
         let lower = chunk.to_ascii_lowercase();
         lower.starts_with("www.") || TLDS.iter().any(|t| lower.contains(t))
     }
@@ -172,7 +177,8 @@ impl<'a> Doc<'a> {
             if t.lower.as_ref() == "." {
                 return i > 0 && super::abbreviation(self, i - 1);
             }
-            return true;
+            // `jane.doe@corp`: what follows an `@` is a host, not the rest of a name.
+            return t.lower.as_ref() != "@";
         }
         if !t.is_word || t.has_digit {
             return false;

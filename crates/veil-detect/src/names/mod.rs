@@ -144,6 +144,7 @@ impl NameRecognizer {
         drop_eponyms(&doc, &mut labels);
         let mut spans = spans_of(&labels);
         tidy(&doc, &mut labels, &mut spans);
+        join_names(&doc, &mut labels, &mut spans);
         let tagged = spans.len();
         consistency(&doc, &mut labels, &mut spans);
         for (k, (class, toks)) in spans.into_iter().enumerate() {
@@ -349,8 +350,10 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         // "Hospital", not a known organization, no "&", "and" or hyphen joining surnames)
         // whose first word is a given name is a person: the tagger leans on context words,
         // and "payable to ..." or "from ..." fit both.
-        let org_evidence = words().any(|(t, f)| {
-            f & (flag::ORG_KW | flag::ORG | flag::M_ORG_B | flag::M_ORG_I) != 0
+        let org_evidence = words().enumerate().any(|(k, (t, f))| {
+            // A middle initial ("Iasmina S. Mocanu") is no organization form ("S.A.").
+            let initial = middle_initial(doc, toks.start + k) && toks.start + k + 2 < end;
+            !initial && f & (flag::ORG_KW | flag::ORG | flag::M_ORG_B | flag::M_ORG_I) != 0
                 || matches!(
                     t.lower.as_ref(),
                     "&" | "and" | "-" | "," | "y" | "e" | "und" | "et"
@@ -390,6 +393,92 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             continue;
         }
         out.push((class, toks.start..end));
+    }
+    *spans = out;
+}
+
+/// Whether token `i` is a one-letter initial followed by a period ("J. Smith").
+fn middle_initial(doc: &Doc, i: usize) -> bool {
+    doc.tokens.get(i).is_some_and(|t| {
+        t.is_word && !t.has_digit && t.lower.chars().count() == 1
+    }) && doc.tokens.get(i + 1).is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
+}
+
+/// Whether the tokens `gap` between two person spans keep them one name: nothing but a
+/// space ("Maria" "Gonzalez"), a middle initial ("Mariadi" "W." "Puspita"), the period
+/// of an initial the first span ends with ("Heather E" "." "O'Hanrahan"), or a hyphen
+/// joining the parts of a double name ("Божидара" "-силвестра" "Поаков").
+fn joins(doc: &Doc, before: &Range<usize>, gap: Range<usize>, next: usize) -> bool {
+    let Some(first) = doc.tokens.get(next) else {
+        return false;
+    };
+    if first.newline_before {
+        return false;
+    }
+    let tok = |k: usize| doc.tokens.get(k);
+    let lower = |k: usize| tok(k).map_or("", |t| t.lower.as_ref());
+    match gap.len() {
+        0 => first.space_before,
+        1 => {
+            lower(gap.start) == "."
+                && before.len() > 1
+                && middle_initial(doc, before.end - 1)
+                && first.space_before
+        }
+        2 => {
+            let initial = middle_initial(doc, gap.start)
+                && tok(gap.start).is_some_and(|t| t.space_before)
+                && first.space_before;
+            let hyphen = lower(gap.start) == "-"
+                && tok(gap.start).is_some_and(|t| !t.space_before)
+                && tok(gap.start + 1).is_some_and(|t| t.is_word && !t.has_digit && !t.space_before);
+            initial || hyphen
+        }
+        _ => false,
+    }
+}
+
+/// Mends person names the tagger split: spans joined by a space, an initial or a hyphen
+/// become one name (see [`joins`]), and a one-word organization right after a person's
+/// initial is that person's surname. In a handle such as `jane.doe@corp` the part after
+/// the period is a name too when the part before is.
+fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    let mut out: Vec<(u8, Range<usize>)> = Vec::with_capacity(spans.len());
+    for (class, toks) in spans.drain(..) {
+        if let Some((1, last)) = out.last_mut()
+            && (class == 1 || class == 3 && toks.len() == 1)
+            && last.end <= toks.start
+            && joins(doc, last, last.end..toks.start, toks.start)
+            && (class == 1 || toks.start > last.end)
+        {
+            last.end = toks.end;
+            continue;
+        }
+        out.push((class, toks));
+    }
+    // Handles: `first.last` with no spaces, the first part a name.
+    let mut extra = Vec::new();
+    for (class, toks) in &out {
+        let k = toks.end + 1;
+        let handle = *class == 1
+            && toks.len() == 1
+            && doc.tokens.get(toks.end).is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
+            && doc.tokens.get(k).is_some_and(|t| t.is_word && !t.has_digit && !t.space_before)
+            && doc.tokens.get(k + 1).is_none_or(|t| t.space_before || t.lower.as_ref() == "@")
+            && labels.get(k).is_some_and(|&l| l == O || class_of(l) == 3);
+        if handle {
+            extra.push(k);
+        }
+    }
+    out.retain(|(_, toks)| !extra.contains(&toks.start) || toks.len() != 1);
+    for k in extra {
+        out.push((1, k..k + 1));
+    }
+    out.sort_by_key(|(_, toks)| toks.start);
+    for (class, toks) in &out {
+        for (k, l) in labels.iter_mut().enumerate().take(toks.end).skip(toks.start) {
+            *l = if k == toks.start { class * 2 - 1 } else { class * 2 };
+        }
     }
     *spans = out;
 }
