@@ -37,13 +37,20 @@ pub(crate) mod flag {
     pub const M_NRP_I: u32 = 1 << 16;
     pub const M_PER_B: u32 = 1 << 17;
     pub const M_PER_I: u32 = 1 << 18;
+    /// A function word that never sits inside a name (`STOPWORDS`; internal).
+    pub const STOP: u32 = 1 << 19;
+    /// A small word or sign that may sit inside a name (`CONNECTORS`; internal).
+    pub const CONNECTOR: u32 = 1 << 20;
+    /// Bits the tagger's features do not see (they steer the rules around it).
+    pub const INTERNAL: u32 = MW_START | STOP | CONNECTOR;
     /// Bits that make a token worth tagging even when it is lower-case.
     pub const NAMEISH: u32 =
         FIRST | LAST | LOC | ORG | NRP | M_LOC_B | M_ORG_B | M_NRP_B | M_PER_B | M_LOC_I | M_ORG_I;
 }
 
-/// Titles and honorifics (lower-case, without the period).
-pub(crate) const TITLES: &[&str] = &[
+/// Honorifics: titles that only ever precede a person's name (lower-case, without the
+/// period).
+pub(crate) const HONORIFICS: &[&str] = &[
     "mr",
     "mrs",
     "ms",
@@ -54,6 +61,17 @@ pub(crate) const TITLES: &[&str] = &[
     "professor",
     "sir",
     "dame",
+    "herr",
+    "frau",
+    "mme",
+    "mlle",
+    "señor",
+    "señora",
+    "sra",
+];
+
+/// Other titles, ranks and post-nominals (lower-case, without the period).
+pub(crate) const TITLES: &[&str] = &[
     "lord",
     "lady",
     "rev",
@@ -78,13 +96,6 @@ pub(crate) const TITLES: &[&str] = &[
     "phd",
     "rn",
     "esq",
-    "herr",
-    "frau",
-    "mme",
-    "mlle",
-    "señor",
-    "señora",
-    "sra",
     "don",
     "doña",
 ];
@@ -193,7 +204,9 @@ pub(crate) struct Gazetteer {
 /// One hash for a run of tokens, from their word hashes.
 pub(crate) fn seq_hash(tokens: &[Token<'_>]) -> u64 {
     tokens.iter().fold(0x243f_6a88_85a3_08d3, |h, t| {
-        (h ^ t.hash).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(23)
+        (h ^ t.hash)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(23)
     })
 }
 
@@ -212,11 +225,17 @@ impl Gazetteer {
         g.add_list(LISTS.nrp, flag::NRP, (flag::M_NRP_B, flag::M_NRP_I));
         g.add_list(LISTS.eponyms, flag::EPONYM, (0, 0));
         g.add_list(LISTS.common, flag::COMMON, (0, 0));
-        for t in TITLES {
+        for t in HONORIFICS.iter().chain(TITLES) {
             *g.single.entry(word_hash(t)).or_default() |= flag::TITLE;
         }
         for t in TRIGGERS {
             *g.single.entry(word_hash(t)).or_default() |= flag::TRIGGER;
+        }
+        for t in super::STOPWORDS {
+            *g.single.entry(word_hash(t)).or_default() |= flag::STOP;
+        }
+        for t in super::CONNECTORS {
+            *g.single.entry(word_hash(t)).or_default() |= flag::CONNECTOR;
         }
         g
     }
@@ -301,6 +320,7 @@ mod tests {
         let f = g.annotate(&toks);
         assert!(f[3] & flag::M_LOC_B != 0 && f[4] & flag::M_LOC_I != 0);
         assert!(f[6] & flag::M_ORG_B != 0 && f[8] & flag::M_ORG_I != 0);
-        assert_eq!(f[10], 0, "punctuation is in no list");
+        assert_eq!(f[10] & !flag::INTERNAL, 0, "punctuation is in no list");
+        assert!(f[10] & flag::CONNECTOR != 0 && g.word("with") & flag::STOP != 0);
     }
 }

@@ -50,7 +50,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::{Candidate, ContextHit, DataClass, Evidence, Recognizer};
 use features::{Doc, O, class_of};
-use gazetteer::{Gazetteer, TITLES, TRIGGERS, flag, seq_hash};
+use gazetteer::{Gazetteer, HONORIFICS, TITLES, TRIGGERS, flag, seq_hash};
 pub use model::ModelError;
 use model::{FastHasher, Model, Trainer};
 
@@ -231,7 +231,7 @@ fn spans_of(labels: &[u8]) -> Vec<(u8, Range<usize>)> {
 
 /// Small words that may sit inside a name ("Bank of America", "Johnson & Johnson",
 /// "Ludwig van Beethoven").
-const CONNECTORS: &[&str] = &[
+pub(crate) const CONNECTORS: &[&str] = &[
     "of", "and", "the", "for", "de", "del", "della", "di", "da", "do", "dos", "du", "des", "la",
     "le", "les", "van", "von", "der", "den", "ter", "ten", "y", "e", "et", "bin", "bint", "al",
     "el", "ibn", "&", "'", "’", "-", ".", ",", "s",
@@ -246,7 +246,7 @@ const IDENTIFIER_WORDS: &[&str] = &[
 ];
 
 /// Function words that never sit inside a name, whatever the casing.
-const STOPWORDS: &[&str] = &[
+pub(crate) const STOPWORDS: &[&str] = &[
     "to", "from", "in", "at", "with", "will", "is", "are", "was", "were", "be", "been", "has",
     "have", "had", "call", "you", "your", "my", "our", "we", "i", "he", "she", "they", "it", "on",
     "by", "as", "or", "but", "if", "then", "than", "that", "this", "these", "those", "who",
@@ -264,10 +264,10 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         for k in toks.start + 1..toks.end {
             let Some(t) = doc.tokens.get(k) else { break };
             let f = doc.flags.get(k).copied().unwrap_or(0);
-            let connector = CONNECTORS.contains(&t.lower.as_ref())
-                || f & flag::ORG_KW != 0
-                || t.lower.chars().count() <= 2 && !STOPWORDS.contains(&t.lower.as_ref());
-            if STOPWORDS.contains(&t.lower.as_ref()) {
+            let stopword = f & flag::STOP != 0;
+            let connector = f & (flag::CONNECTOR | flag::ORG_KW) != 0
+                || !stopword && t.lower.chars().count() <= 2;
+            if stopword {
                 end = k;
                 break;
             }
@@ -302,12 +302,7 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         }
         // Leading function words ("My" in "My Photoshop") are not part of a name.
         let mut start = toks.start;
-        while start + 1 < end
-            && doc
-                .tokens
-                .get(start)
-                .is_some_and(|t| STOPWORDS.contains(&t.lower.as_ref()))
-        {
+        while start + 1 < end && doc.flags.get(start).is_some_and(|f| f & flag::STOP != 0) {
             if let Some(l) = labels.get_mut(start) {
                 *l = O;
             }
@@ -338,9 +333,7 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             .tokens
             .get(toks.start)
             .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
-        if end - toks.start == 1
-            && (scheme || words().all(|(t, _)| STOPWORDS.contains(&t.lower.as_ref())))
-        {
+        if end - toks.start == 1 && (scheme || words().all(|(_, f)| f & flag::STOP != 0)) {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
             }
@@ -399,9 +392,13 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
 
 /// Whether token `i` is a one-letter initial followed by a period ("J. Smith").
 fn middle_initial(doc: &Doc, i: usize) -> bool {
-    doc.tokens.get(i).is_some_and(|t| {
-        t.is_word && !t.has_digit && t.lower.chars().count() == 1
-    }) && doc.tokens.get(i + 1).is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
+    doc.tokens
+        .get(i)
+        .is_some_and(|t| t.is_word && !t.has_digit && t.lower.chars().count() == 1)
+        && doc
+            .tokens
+            .get(i + 1)
+            .is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
 }
 
 /// Whether the tokens `gap` between two person spans keep them one name: nothing but a
@@ -445,6 +442,16 @@ fn joins(doc: &Doc, before: &Range<usize>, gap: Range<usize>, next: usize) -> bo
 fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
     let mut out: Vec<(u8, Range<usize>)> = Vec::with_capacity(spans.len());
     for (class, toks) in spans.drain(..) {
+        // After an honorific ("Dr. Chandler", "Mrs. Paris") a name is a person's, whatever
+        // else the word names.
+        let class = if class != 1
+            && toks.len() <= 3
+            && trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w))
+        {
+            1
+        } else {
+            class
+        };
         if let Some((1, last)) = out.last_mut()
             && (class == 1 || class == 3 && toks.len() == 1)
             && last.end <= toks.start
@@ -462,9 +469,18 @@ fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>)
         let k = toks.end + 1;
         let handle = *class == 1
             && toks.len() == 1
-            && doc.tokens.get(toks.end).is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
-            && doc.tokens.get(k).is_some_and(|t| t.is_word && !t.has_digit && !t.space_before)
-            && doc.tokens.get(k + 1).is_none_or(|t| t.space_before || t.lower.as_ref() == "@")
+            && doc
+                .tokens
+                .get(toks.end)
+                .is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
+            && doc
+                .tokens
+                .get(k)
+                .is_some_and(|t| t.is_word && !t.has_digit && !t.space_before)
+            && doc
+                .tokens
+                .get(k + 1)
+                .is_none_or(|t| t.space_before || t.lower.as_ref() == "@")
             && labels.get(k).is_some_and(|&l| l == O || class_of(l) == 3);
         if handle {
             extra.push(k);
@@ -476,8 +492,17 @@ fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>)
     }
     out.sort_by_key(|(_, toks)| toks.start);
     for (class, toks) in &out {
-        for (k, l) in labels.iter_mut().enumerate().take(toks.end).skip(toks.start) {
-            *l = if k == toks.start { class * 2 - 1 } else { class * 2 };
+        for (k, l) in labels
+            .iter_mut()
+            .enumerate()
+            .take(toks.end)
+            .skip(toks.start)
+        {
+            *l = if k == toks.start {
+                class * 2 - 1
+            } else {
+                class * 2
+            };
         }
     }
     *spans = out;
@@ -544,9 +569,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                     && t.lower.chars().count() >= 3
                     && f & (flag::COMMON | flag::TITLE | flag::TRIGGER | flag::EPONYM) == 0;
                 if useful {
-                    known
-                        .entry(seq_hash(std::slice::from_ref(t)))
-                        .or_insert(1);
+                    known.entry(seq_hash(std::slice::from_ref(t))).or_insert(1);
                     starts.insert(t.hash);
                 }
             }
@@ -562,12 +585,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         };
         let word = doc.tokens.get(i).is_some_and(|t| t.is_word);
         let mut matched = 0;
-        let start = word
-            && free(i)
-            && doc
-                .tokens
-                .get(i)
-                .is_some_and(|t| starts.contains(&t.hash));
+        let start = word && free(i) && doc.tokens.get(i).is_some_and(|t| starts.contains(&t.hash));
         if start {
             for n in (1..=max_words.min(doc.len() - i)).rev() {
                 if !(i..i + n).all(free) {
@@ -605,10 +623,14 @@ fn trigger_before(doc: &Doc, i: usize) -> Option<&'static str> {
     if matches!(doc.tokens.get(k)?.lower.as_ref(), "." | ":") {
         k = k.checked_sub(1)?;
     }
+    if doc.flags.get(k)? & (flag::TITLE | flag::TRIGGER) == 0 {
+        return None;
+    }
     let w = doc.tokens.get(k)?.lower.as_ref();
-    TITLES
+    HONORIFICS
         .iter()
-        .chain(TRIGGERS.iter())
+        .chain(TITLES)
+        .chain(TRIGGERS)
         .find(|t| **t == w)
         .copied()
 }

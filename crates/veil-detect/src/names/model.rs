@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::features::{Doc, N_LABELS, O, allowed};
+use super::features::{Doc, N_LABELS, N_SMALL, O, allowed, small_keys};
 
 /// Weights of one feature, one per label.
 pub(crate) type Row = [f32; N_LABELS];
@@ -73,6 +73,8 @@ pub(crate) type FeatureMap<V> = HashMap<u32, V, BuildHasherDefault<FastHasher>>;
 /// keys a cache line both read more memory per miss and were slower.)
 pub(crate) struct Model {
     weights: FeatureMap<[i16; N_LABELS]>,
+    /// The weights of the small features (see `Doc::small_features`), by index.
+    small: Vec<[i16; N_LABELS]>,
     /// Weight of one quantum.
     scale: f32,
 }
@@ -113,7 +115,15 @@ impl Model {
             }
             weights.insert(key, row);
         }
-        Ok(Model { weights, scale })
+        let small = small_keys()
+            .iter()
+            .map(|k| weights.get(k).copied().unwrap_or_default())
+            .collect();
+        Ok(Model {
+            weights,
+            small,
+            scale,
+        })
     }
 
     /// The file's bytes again (tests).
@@ -131,8 +141,13 @@ impl Model {
         self.weights.len()
     }
 
-    fn score(&self, feats: &[u32], out: &mut Row) {
+    fn score(&self, small: &[usize], feats: &[u32], out: &mut Row) {
         let mut acc = [0i32; N_LABELS];
+        for row in small.iter().filter_map(|&k| self.small.get(k)) {
+            for (a, w) in acc.iter_mut().zip(row) {
+                *a += i32::from(*w);
+            }
+        }
         for f in feats {
             if let Some(row) = self.weights.get(f) {
                 for (a, w) in acc.iter_mut().zip(row) {
@@ -156,9 +171,10 @@ impl Model {
         for i in 0..doc.len() {
             let mut label = O;
             if doc.gated(i, p1) {
+                let small = doc.small_features(i, p1, p2);
                 doc.static_features(i, &mut feats);
-                doc.dynamic_features(i, p1, p2, &mut feats);
-                self.score(&feats, &mut scores);
+                doc.dynamic_features(i, p1, &mut feats);
+                self.score(&small, &feats, &mut scores);
                 let (best, margin) = best_allowed(&scores, p1);
                 label = best;
                 if let Some(m) = margins.get_mut(i) {
@@ -283,6 +299,9 @@ impl Trainer {
     /// One pass over one document; returns the number of token mistakes.
     pub(crate) fn learn(&mut self, doc: &Doc, gold: &[u8]) -> usize {
         let mut feats = Vec::with_capacity(48);
+        // The trainer sees the small features under their keys, like any other.
+        let small_keys = small_keys();
+        debug_assert_eq!(small_keys.len(), N_SMALL);
         let mut scores = [0f32; N_LABELS];
         let (mut p1, mut p2) = (O, O);
         let mut mistakes = 0;
@@ -292,13 +311,15 @@ impl Trainer {
             if doc.gated(i, p1) {
                 self.step += 1;
                 doc.static_features(i, &mut feats);
-                doc.dynamic_features(i, p1, p2, &mut feats);
+                doc.dynamic_features(i, p1, &mut feats);
                 let mut k = 0;
                 feats.retain(|_| {
                     k += 1;
-                    // The 3rd to 6th features are the neighbouring words (see `static_features`).
-                    !(3..=6).contains(&k) || self.keep()
+                    // The 2nd to 5th features are the neighbouring words (see `static_features`).
+                    !(2..=5).contains(&k) || self.keep()
                 });
+                let small = doc.small_features(i, p1, p2);
+                feats.extend(small.iter().filter_map(|&k| small_keys.get(k)));
                 self.current(&feats, &mut scores);
                 label = best_allowed(&scores, p1).0;
                 if label != truth {
