@@ -41,16 +41,28 @@ fn technical(chunk: &str) -> bool {
     const TLDS: &[&str] = &[
         ".com", ".org", ".net", ".io", ".gov", ".edu", ".co.", ".ai", ".dev",
     ];
-    chunk.contains('@')
-        || chunk.contains('/')
-        || chunk.contains('\\')
-        || chunk.contains('_')
-        || chunk.bytes().any(|b| b.is_ascii_digit())
-        || chunk.starts_with("www.")
-        || (chunk.contains('.') && {
+    // One pass over the bytes for the single-character signs.
+    let mut dot = false;
+    for b in chunk.bytes() {
+        match b {
+            b'/' | b'\\' | b'_' | b'0'..=b'9' => return true,
+            b'.' => dot = true,
+            _ => {}
+        }
+    }
+    // An e-mail address (a dotted domain after the `@`) belongs to the e-mail recognizer;
+    // `user=jane.doe@corp` is no address, so no recognizer but this one would find the name.
+    let address = chunk.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain
+                .trim_end_matches(['.', ',', ';', ':', '"', '\'', ')'])
+                .contains('.')
+    });
+    address
+        || dot && {
             let lower = chunk.to_ascii_lowercase();
-            TLDS.iter().any(|t| lower.contains(t))
-        })
+            lower.starts_with("www.") || TLDS.iter().any(|t| lower.contains(t))
+        }
 }
 
 impl<'a> Doc<'a> {
@@ -121,6 +133,15 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// The word hash of token `i`, or of a document boundary marker.
+    fn hash_at(&self, i: isize) -> u64 {
+        match usize::try_from(i).ok().and_then(|i| self.tokens.get(i)) {
+            Some(t) => t.hash,
+            None if i < 0 => BOS,
+            None => EOS,
+        }
+    }
+
     fn shape_at(&self, i: isize) -> u32 {
         usize::try_from(i)
             .ok()
@@ -160,15 +181,16 @@ impl<'a> Doc<'a> {
             if t.lower.as_ref() == "." {
                 return i > 0 && super::abbreviation(self, i - 1);
             }
-            return true;
+            // `jane.doe@corp`: what follows an `@` is a host, not the rest of a name.
+            return t.lower.as_ref() != "@";
         }
         if !t.is_word || t.has_digit {
             return false;
         }
+        let f = self.flags.get(i).copied().unwrap_or(0);
         if t.has_upper || (t.non_ascii && !t.has_lower) {
             return true;
         }
-        let f = self.flags.get(i).copied().unwrap_or(0);
         if f & flag::NAMEISH != 0 {
             // In mixed-case text a lower-case dictionary word ("will", "may", "long") is not
             // a name; in all-lower text (chat) it may be.
@@ -179,7 +201,34 @@ impl<'a> Doc<'a> {
         p & (flag::TITLE | flag::TRIGGER) != 0 || p2 & flag::TITLE != 0
     }
 
-    /// The features of token `i` that do not depend on earlier decisions.
+    /// The features of token `i` whose values are few (the bias, casing and position
+    /// facts, the word's length, the previous labels), as indices into [`small_keys`]: the
+    /// tagger adds their weights from a table built once rather than hashing and looking
+    /// them up for every token.
+    pub(crate) fn small_features(&self, i: usize, p1: u8, p2: u8) -> [usize; N_SMALL_TEMPLATES] {
+        let Some(t) = self.tokens.get(i) else {
+            return [0; N_SMALL_TEMPLATES];
+        };
+        let casing = self.casing as usize;
+        let n_chars = if t.lower.is_ascii() {
+            t.lower.len()
+        } else {
+            t.lower.chars().count()
+        };
+        let b = |v: bool| usize::from(v);
+        [
+            0,
+            1 + b(self.sentence_start(i)) * 2 + b(t.init_upper),
+            5 + casing * 4 + b(t.init_upper) * 2 + b(t.has_lower),
+            17 + n_chars.min(12),
+            30 + b(t.newline_before) * 2 + b(t.space_before),
+            34 + usize::from(p1),
+            43 + usize::from(p1) * N_LABELS + usize::from(p2),
+        ]
+    }
+
+    /// The features of token `i` that do not depend on earlier decisions (besides
+    /// [`Doc::small_features`]).
     pub(crate) fn static_features(&self, i: usize, out: &mut Vec<u32>) {
         out.clear();
         let Some(t) = self.tokens.get(i) else {
@@ -188,12 +237,11 @@ impl<'a> Doc<'a> {
         let ii = i as isize;
         let casing = self.casing as u32;
         let w0: &str = t.lower.as_ref();
-        out.push(H::new(0).finish());
-        out.push(H::new(1).s(w0).finish());
-        out.push(H::new(2).s(self.lower_at(ii - 1)).finish());
-        out.push(H::new(3).s(self.lower_at(ii + 1)).finish());
-        out.push(H::new(4).s(self.lower_at(ii - 2)).finish());
-        out.push(H::new(5).s(self.lower_at(ii + 2)).finish());
+        out.push(H::new(1).w(t.hash).finish());
+        out.push(H::new(2).w(self.hash_at(ii - 1)).finish());
+        out.push(H::new(3).w(self.hash_at(ii + 1)).finish());
+        out.push(H::new(4).w(self.hash_at(ii - 2)).finish());
+        out.push(H::new(5).w(self.hash_at(ii + 2)).finish());
         let n_chars = w0.chars().count();
         if n_chars > 3 {
             let suf = w0.char_indices().rev().nth(2).map_or(0, |(b, _)| b);
@@ -211,43 +259,23 @@ impl<'a> Doc<'a> {
             (12, self.flags_at(ii - 1)),
             (13, self.flags_at(ii + 1)),
         ] {
-            let mut bits = f & !flag::MW_START;
+            let mut bits = f & !flag::INTERNAL;
             while bits != 0 {
                 let b = bits.trailing_zeros();
                 bits &= bits - 1;
                 out.push(H::new(tmpl).u(b).u(casing).finish());
             }
         }
-        out.push(
-            H::new(14)
-                .u(u32::from(self.sentence_start(i)))
-                .u(u32::from(t.init_upper))
-                .finish(),
-        );
-        out.push(
-            H::new(15)
-                .u(casing)
-                .u(u32::from(t.init_upper))
-                .u(u32::from(t.has_lower))
-                .finish(),
-        );
-        out.push(H::new(16).s(self.lower_at(ii - 1)).u(s0).finish());
-        out.push(H::new(17).s(self.lower_at(ii + 1)).u(s0).finish());
-        out.push(H::new(18).u(n_chars.min(12) as u32).finish());
-        out.push(H::new(21).u(f0 & !flag::MW_START).u(casing).finish());
+        out.push(H::new(16).w(self.hash_at(ii - 1)).u(s0).finish());
+        out.push(H::new(17).w(self.hash_at(ii + 1)).u(s0).finish());
+        out.push(H::new(21).u(f0 & !flag::INTERNAL).u(casing).finish());
         if self.lower_at(ii + 1) == "'" && self.lower_at(ii + 2) == "s" {
-            out.push(H::new(22).s(self.lower_at(ii + 3)).finish());
+            out.push(H::new(22).w(self.hash_at(ii + 3)).finish());
         }
         out.push(
-            H::new(23)
-                .u(u32::from(t.newline_before))
-                .u(u32::from(t.space_before))
-                .finish(),
-        );
-        out.push(
             H::new(24)
-                .s(self.lower_at(ii - 1))
-                .s(self.lower_at(ii + 1))
+                .w(self.hash_at(ii - 1))
+                .w(self.hash_at(ii + 1))
                 .finish(),
         );
         // What this word and its neighbours are in the lists, together ("FIRST then LAST").
@@ -256,19 +284,62 @@ impl<'a> Doc<'a> {
         out.push(H::new(26).u(self.flags_at(ii - 1) & m).u(f0 & m).finish());
     }
 
-    /// The features that depend on the two previous decisions.
-    pub(crate) fn dynamic_features(&self, i: usize, p1: u8, p2: u8, out: &mut Vec<u32>) {
+    /// The hashed features that depend on the previous decision.
+    pub(crate) fn dynamic_features(&self, i: usize, p1: u8, out: &mut Vec<u32>) {
         let ii = i as isize;
-        let f0 = self.flags_at(ii) & !flag::MW_START;
-        out.push(H::new(30).u(u32::from(p1)).finish());
-        out.push(H::new(31).u(u32::from(p1)).u(u32::from(p2)).finish());
-        out.push(H::new(32).u(u32::from(p1)).s(self.lower_at(ii)).finish());
+        let f0 = self.flags_at(ii) & !flag::INTERNAL;
+        out.push(H::new(32).u(u32::from(p1)).w(self.hash_at(ii)).finish());
         out.push(H::new(33).u(u32::from(p1)).u(self.shape_at(ii)).finish());
         out.push(H::new(34).u(u32::from(p1)).u(f0).finish());
     }
 }
 
-/// Feature hashing (FNV-1a over the template id and its parts, then a final mix).
+/// How many templates [`Doc::small_features`] returns, and how many values they have in all.
+pub(crate) const N_SMALL_TEMPLATES: usize = 7;
+pub(crate) const N_SMALL: usize = 43 + N_LABELS * N_LABELS;
+
+/// The hashed key of every small feature, by index (see [`Doc::small_features`]); the
+/// model file stores their weights under these keys like any other feature's.
+pub(crate) fn small_keys() -> Vec<u32> {
+    let mut keys = Vec::with_capacity(N_SMALL);
+    keys.push(H::new(0).finish());
+    for start in 0..2 {
+        for upper in 0..2 {
+            keys.push(H::new(14).u(start).u(upper).finish());
+        }
+    }
+    for casing in 0..3 {
+        for upper in 0..2 {
+            for lower in 0..2 {
+                keys.push(H::new(15).u(casing).u(upper).u(lower).finish());
+            }
+        }
+    }
+    for n in 0..=12 {
+        keys.push(H::new(18).u(n).finish());
+    }
+    for newline in 0..2 {
+        for space in 0..2 {
+            keys.push(H::new(23).u(newline).u(space).finish());
+        }
+    }
+    for p1 in 0..N_LABELS as u32 {
+        keys.push(H::new(30).u(p1).finish());
+    }
+    for p1 in 0..N_LABELS as u32 {
+        for p2 in 0..N_LABELS as u32 {
+            keys.push(H::new(31).u(p1).u(p2).finish());
+        }
+    }
+    keys
+}
+
+/// Word hashes standing for the positions before the first and after the last token.
+const BOS: u64 = 0x6a09_e667_f3bc_c908;
+const EOS: u64 = 0xbb67_ae85_84ca_a73b;
+
+/// Feature hashing: the template id and its parts (words by their precomputed hash, affixes
+/// byte by byte, small numbers) folded FNV-style, then a final mix to 32 bits.
 struct H(u64);
 
 impl H {
@@ -281,6 +352,14 @@ impl H {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         self.0 = (self.0 ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+        self
+    }
+
+    /// A word, by its [`word_hash`](super::token::word_hash).
+    fn w(mut self, h: u64) -> Self {
+        self.0 = (self.0 ^ h)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(27);
         self
     }
 

@@ -4,15 +4,16 @@
 //! The lists are plain text under `data/names/` (one entry a line, built by
 //! `data/names/build_gazetteers.py`), embedded in the binary with `include_str!`. Lookups are
 //! per token (the tagger needs token-aligned facts, not byte matches), so a hash map from the
-//! lower-cased token, plus one from lower-cased multi-word entries keyed by their first word,
-//! does what an Aho-Corasick automaton would without a second tokenization pass.
+//! lower-cased token's [`word_hash`], plus one from multi-word entries (keyed by the hashes of
+//! their tokens, combined) does what an Aho-Corasick automaton would without a second
+//! tokenization pass; the token hashes are computed once by the tokenizer.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
 use super::model::FastHasher;
 
-use super::token::{Token, tokenize};
+use super::token::{Token, tokenize, word_hash};
 
 /// Bits describing what a single lower-cased token is in the lists.
 pub(crate) mod flag {
@@ -36,13 +37,20 @@ pub(crate) mod flag {
     pub const M_NRP_I: u32 = 1 << 16;
     pub const M_PER_B: u32 = 1 << 17;
     pub const M_PER_I: u32 = 1 << 18;
+    /// A function word that never sits inside a name (`STOPWORDS`; internal).
+    pub const STOP: u32 = 1 << 19;
+    /// A small word or sign that may sit inside a name (`CONNECTORS`; internal).
+    pub const CONNECTOR: u32 = 1 << 20;
+    /// Bits the tagger's features do not see (they steer the rules around it).
+    pub const INTERNAL: u32 = MW_START | STOP | CONNECTOR;
     /// Bits that make a token worth tagging even when it is lower-case.
     pub const NAMEISH: u32 =
         FIRST | LAST | LOC | ORG | NRP | M_LOC_B | M_ORG_B | M_NRP_B | M_PER_B | M_LOC_I | M_ORG_I;
 }
 
-/// Titles and honorifics (lower-case, without the period).
-pub(crate) const TITLES: &[&str] = &[
+/// Honorifics: titles that only ever precede a person's name (lower-case, without the
+/// period).
+pub(crate) const HONORIFICS: &[&str] = &[
     "mr",
     "mrs",
     "ms",
@@ -53,6 +61,17 @@ pub(crate) const TITLES: &[&str] = &[
     "professor",
     "sir",
     "dame",
+    "herr",
+    "frau",
+    "mme",
+    "mlle",
+    "señor",
+    "señora",
+    "sra",
+];
+
+/// Other titles, ranks and post-nominals (lower-case, without the period).
+pub(crate) const TITLES: &[&str] = &[
     "lord",
     "lady",
     "rev",
@@ -77,13 +96,6 @@ pub(crate) const TITLES: &[&str] = &[
     "phd",
     "rn",
     "esq",
-    "herr",
-    "frau",
-    "mme",
-    "mlle",
-    "señor",
-    "señora",
-    "sra",
     "don",
     "doña",
 ];
@@ -179,13 +191,23 @@ const LISTS: Lists = Lists {
 
 /// Compiled lookup tables.
 pub(crate) struct Gazetteer {
-    single: HashMap<String, u32, BuildHasherDefault<FastHasher>>,
-    /// Multi-word entries: key = lower-cased tokens joined by one space; value = (begin
-    /// flag, inside flag) of the class.
-    multi: HashMap<String, (u32, u32), BuildHasherDefault<FastHasher>>,
+    /// Key: the token's [`word_hash`].
+    single: HashMap<u64, u32, BuildHasherDefault<FastHasher>>,
+    /// Multi-word entries: key = [`seq_hash`] of their tokens; value = (begin flag, inside
+    /// flag) of the class.
+    multi: HashMap<u64, (u32, u32), BuildHasherDefault<FastHasher>>,
     /// For each first word of a multi-word entry, a bit per entry length (in tokens) that
     /// starts with it, so a lookup only builds keys of lengths that exist.
-    lengths: HashMap<String, u64, BuildHasherDefault<FastHasher>>,
+    lengths: HashMap<u64, u64, BuildHasherDefault<FastHasher>>,
+}
+
+/// One hash for a run of tokens, from their word hashes.
+pub(crate) fn seq_hash(tokens: &[Token<'_>]) -> u64 {
+    tokens.iter().fold(0x243f_6a88_85a3_08d3, |h, t| {
+        (h ^ t.hash)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(23)
+    })
 }
 
 impl Gazetteer {
@@ -203,11 +225,17 @@ impl Gazetteer {
         g.add_list(LISTS.nrp, flag::NRP, (flag::M_NRP_B, flag::M_NRP_I));
         g.add_list(LISTS.eponyms, flag::EPONYM, (0, 0));
         g.add_list(LISTS.common, flag::COMMON, (0, 0));
-        for t in TITLES {
-            *g.single.entry((*t).to_owned()).or_default() |= flag::TITLE;
+        for t in HONORIFICS.iter().chain(TITLES) {
+            *g.single.entry(word_hash(t)).or_default() |= flag::TITLE;
         }
         for t in TRIGGERS {
-            *g.single.entry((*t).to_owned()).or_default() |= flag::TRIGGER;
+            *g.single.entry(word_hash(t)).or_default() |= flag::TRIGGER;
+        }
+        for t in super::STOPWORDS {
+            *g.single.entry(word_hash(t)).or_default() |= flag::STOP;
+        }
+        for t in super::CONNECTORS {
+            *g.single.entry(word_hash(t)).or_default() |= flag::CONNECTOR;
         }
         g
     }
@@ -221,18 +249,16 @@ impl Gazetteer {
             let toks = tokenize(line);
             match toks.as_slice() {
                 [] => {}
-                [one] => *self.single.entry(one.lower.to_string()).or_default() |= single,
+                [one] => *self.single.entry(one.hash).or_default() |= single,
                 [first, ..] => {
                     if multi.0 == 0 {
                         continue;
                     }
-                    let key = join(&toks);
-                    let entry = self.multi.entry(key).or_default();
+                    let entry = self.multi.entry(seq_hash(&toks)).or_default();
                     entry.0 |= multi.0;
                     entry.1 |= multi.1;
-                    *self.single.entry(first.lower.to_string()).or_default() |= flag::MW_START;
-                    *self.lengths.entry(first.lower.to_string()).or_default() |=
-                        1u64 << toks.len().min(63);
+                    *self.single.entry(first.hash).or_default() |= flag::MW_START;
+                    *self.lengths.entry(first.hash).or_default() |= 1u64 << toks.len().min(63);
                 }
             }
         }
@@ -242,15 +268,14 @@ impl Gazetteer {
     pub(crate) fn annotate(&self, tokens: &[Token<'_>]) -> Vec<u32> {
         let mut flags: Vec<u32> = tokens
             .iter()
-            .map(|t| self.single.get(t.lower.as_ref()).copied().unwrap_or(0))
+            .map(|t| self.single.get(&t.hash).copied().unwrap_or(0))
             .collect();
-        let mut key = String::new();
         for i in 0..tokens.len() {
             if flags.get(i).copied().unwrap_or(0) & flag::MW_START == 0 {
                 continue;
             }
             let Some(first) = tokens.get(i) else { break };
-            let mut lengths = self.lengths.get(first.lower.as_ref()).copied().unwrap_or(0);
+            let mut lengths = self.lengths.get(&first.hash).copied().unwrap_or(0);
             while lengths != 0 {
                 // Longest first.
                 let n = 63 - lengths.leading_zeros() as usize;
@@ -258,9 +283,7 @@ impl Gazetteer {
                 let Some(window) = tokens.get(i..i + n) else {
                     continue;
                 };
-                key.clear();
-                join_into(window, &mut key);
-                if let Some(&(b, inside)) = self.multi.get(key.as_str()) {
+                if let Some(&(b, inside)) = self.multi.get(&seq_hash(window)) {
                     if let Some(f) = flags.get_mut(i) {
                         *f |= b;
                     }
@@ -277,22 +300,7 @@ impl Gazetteer {
     /// Flags of one lower-cased word.
     #[cfg(test)]
     pub(crate) fn word(&self, lower: &str) -> u32 {
-        self.single.get(lower).copied().unwrap_or(0)
-    }
-}
-
-fn join(tokens: &[Token<'_>]) -> String {
-    let mut s = String::new();
-    join_into(tokens, &mut s);
-    s
-}
-
-fn join_into(tokens: &[Token<'_>], out: &mut String) {
-    for (k, t) in tokens.iter().enumerate() {
-        if k > 0 {
-            out.push(' ');
-        }
-        out.push_str(&t.lower);
+        self.single.get(&word_hash(lower)).copied().unwrap_or(0)
     }
 }
 
@@ -312,6 +320,7 @@ mod tests {
         let f = g.annotate(&toks);
         assert!(f[3] & flag::M_LOC_B != 0 && f[4] & flag::M_LOC_I != 0);
         assert!(f[6] & flag::M_ORG_B != 0 && f[8] & flag::M_ORG_I != 0);
-        assert_eq!(f[10], 0, "punctuation is in no list");
+        assert_eq!(f[10] & !flag::INTERNAL, 0, "punctuation is in no list");
+        assert!(f[10] & flag::CONNECTOR != 0 && g.word("with") & flag::STOP != 0);
     }
 }

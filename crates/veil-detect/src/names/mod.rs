@@ -43,14 +43,14 @@ mod model;
 mod tests;
 mod token;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use crate::{Candidate, ContextHit, DataClass, Evidence, Recognizer};
 use features::{Doc, O, class_of};
-use gazetteer::{Gazetteer, TITLES, TRIGGERS, flag};
+use gazetteer::{Gazetteer, HONORIFICS, TITLES, TRIGGERS, flag, seq_hash};
 pub use model::ModelError;
 use model::{FastHasher, Model, Trainer};
 
@@ -144,6 +144,7 @@ impl NameRecognizer {
         drop_eponyms(&doc, &mut labels);
         let mut spans = spans_of(&labels);
         tidy(&doc, &mut labels, &mut spans);
+        join_names(&doc, &mut labels, &mut spans);
         let tagged = spans.len();
         consistency(&doc, &mut labels, &mut spans);
         for (k, (class, toks)) in spans.into_iter().enumerate() {
@@ -230,7 +231,7 @@ fn spans_of(labels: &[u8]) -> Vec<(u8, Range<usize>)> {
 
 /// Small words that may sit inside a name ("Bank of America", "Johnson & Johnson",
 /// "Ludwig van Beethoven").
-const CONNECTORS: &[&str] = &[
+pub(crate) const CONNECTORS: &[&str] = &[
     "of", "and", "the", "for", "de", "del", "della", "di", "da", "do", "dos", "du", "des", "la",
     "le", "les", "van", "von", "der", "den", "ter", "ten", "y", "e", "et", "bin", "bint", "al",
     "el", "ibn", "&", "'", "’", "-", ".", ",", "s",
@@ -245,7 +246,7 @@ const IDENTIFIER_WORDS: &[&str] = &[
 ];
 
 /// Function words that never sit inside a name, whatever the casing.
-const STOPWORDS: &[&str] = &[
+pub(crate) const STOPWORDS: &[&str] = &[
     "to", "from", "in", "at", "with", "will", "is", "are", "was", "were", "be", "been", "has",
     "have", "had", "call", "you", "your", "my", "our", "we", "i", "he", "she", "they", "it", "on",
     "by", "as", "or", "but", "if", "then", "than", "that", "this", "these", "those", "who",
@@ -263,10 +264,10 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         for k in toks.start + 1..toks.end {
             let Some(t) = doc.tokens.get(k) else { break };
             let f = doc.flags.get(k).copied().unwrap_or(0);
-            let connector = CONNECTORS.contains(&t.lower.as_ref())
-                || f & flag::ORG_KW != 0
-                || t.lower.chars().count() <= 2 && !STOPWORDS.contains(&t.lower.as_ref());
-            if STOPWORDS.contains(&t.lower.as_ref()) {
+            let stopword = f & flag::STOP != 0;
+            let connector = f & (flag::CONNECTOR | flag::ORG_KW) != 0
+                || !stopword && t.lower.chars().count() <= 2;
+            if stopword {
                 end = k;
                 break;
             }
@@ -301,12 +302,7 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         }
         // Leading function words ("My" in "My Photoshop") are not part of a name.
         let mut start = toks.start;
-        while start + 1 < end
-            && doc
-                .tokens
-                .get(start)
-                .is_some_and(|t| STOPWORDS.contains(&t.lower.as_ref()))
-        {
+        while start + 1 < end && doc.flags.get(start).is_some_and(|f| f & flag::STOP != 0) {
             if let Some(l) = labels.get_mut(start) {
                 *l = O;
             }
@@ -337,9 +333,7 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             .tokens
             .get(toks.start)
             .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
-        if end - toks.start == 1
-            && (scheme || words().all(|(t, _)| STOPWORDS.contains(&t.lower.as_ref())))
-        {
+        if end - toks.start == 1 && (scheme || words().all(|(_, f)| f & flag::STOP != 0)) {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
             }
@@ -349,8 +343,10 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         // "Hospital", not a known organization, no "&", "and" or hyphen joining surnames)
         // whose first word is a given name is a person: the tagger leans on context words,
         // and "payable to ..." or "from ..." fit both.
-        let org_evidence = words().any(|(t, f)| {
-            f & (flag::ORG_KW | flag::ORG | flag::M_ORG_B | flag::M_ORG_I) != 0
+        let org_evidence = words().enumerate().any(|(k, (t, f))| {
+            // A middle initial ("Iasmina S. Mocanu") is no organization form ("S.A.").
+            let initial = middle_initial(doc, toks.start + k) && toks.start + k + 2 < end;
+            !initial && f & (flag::ORG_KW | flag::ORG | flag::M_ORG_B | flag::M_ORG_I) != 0
                 || matches!(
                     t.lower.as_ref(),
                     "&" | "and" | "-" | "," | "y" | "e" | "und" | "et"
@@ -390,6 +386,124 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             continue;
         }
         out.push((class, toks.start..end));
+    }
+    *spans = out;
+}
+
+/// Whether token `i` is a one-letter initial followed by a period ("J. Smith").
+fn middle_initial(doc: &Doc, i: usize) -> bool {
+    doc.tokens
+        .get(i)
+        .is_some_and(|t| t.is_word && !t.has_digit && t.lower.chars().count() == 1)
+        && doc
+            .tokens
+            .get(i + 1)
+            .is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
+}
+
+/// Whether the tokens `gap` between two person spans keep them one name: nothing but a
+/// space ("Maria" "Gonzalez"), a middle initial ("Mariadi" "W." "Puspita"), the period
+/// of an initial the first span ends with ("Heather E" "." "O'Hanrahan"), or a hyphen
+/// joining the parts of a double name ("Божидара" "-силвестра" "Поаков").
+fn joins(doc: &Doc, before: &Range<usize>, gap: Range<usize>, next: usize) -> bool {
+    let Some(first) = doc.tokens.get(next) else {
+        return false;
+    };
+    if first.newline_before {
+        return false;
+    }
+    let tok = |k: usize| doc.tokens.get(k);
+    let lower = |k: usize| tok(k).map_or("", |t| t.lower.as_ref());
+    match gap.len() {
+        0 => first.space_before,
+        1 => {
+            lower(gap.start) == "."
+                && before.len() > 1
+                && middle_initial(doc, before.end - 1)
+                && first.space_before
+        }
+        2 => {
+            let initial = middle_initial(doc, gap.start)
+                && tok(gap.start).is_some_and(|t| t.space_before)
+                && first.space_before;
+            let hyphen = lower(gap.start) == "-"
+                && tok(gap.start).is_some_and(|t| !t.space_before)
+                && tok(gap.start + 1).is_some_and(|t| t.is_word && !t.has_digit && !t.space_before);
+            initial || hyphen
+        }
+        _ => false,
+    }
+}
+
+/// Mends person names the tagger split: spans joined by a space, an initial or a hyphen
+/// become one name (see [`joins`]), and a one-word organization right after a person's
+/// initial is that person's surname. In a handle such as `jane.doe@corp` the part after
+/// the period is a name too when the part before is.
+fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    let mut out: Vec<(u8, Range<usize>)> = Vec::with_capacity(spans.len());
+    for (class, toks) in spans.drain(..) {
+        // After an honorific ("Dr. Chandler", "Mrs. Paris") a name is a person's, whatever
+        // else the word names.
+        let class = if class != 1
+            && toks.len() <= 3
+            && trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w))
+        {
+            1
+        } else {
+            class
+        };
+        if let Some((1, last)) = out.last_mut()
+            && (class == 1 || class == 3 && toks.len() == 1)
+            && last.end <= toks.start
+            && joins(doc, last, last.end..toks.start, toks.start)
+            && (class == 1 || toks.start > last.end)
+        {
+            last.end = toks.end;
+            continue;
+        }
+        out.push((class, toks));
+    }
+    // Handles: `first.last` with no spaces, the first part a name.
+    let mut extra = Vec::new();
+    for (class, toks) in &out {
+        let k = toks.end + 1;
+        let handle = *class == 1
+            && toks.len() == 1
+            && doc
+                .tokens
+                .get(toks.end)
+                .is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
+            && doc
+                .tokens
+                .get(k)
+                .is_some_and(|t| t.is_word && !t.has_digit && !t.space_before)
+            && doc
+                .tokens
+                .get(k + 1)
+                .is_none_or(|t| t.space_before || t.lower.as_ref() == "@")
+            && labels.get(k).is_some_and(|&l| l == O || class_of(l) == 3);
+        if handle {
+            extra.push(k);
+        }
+    }
+    out.retain(|(_, toks)| !extra.contains(&toks.start) || toks.len() != 1);
+    for k in extra {
+        out.push((1, k..k + 1));
+    }
+    out.sort_by_key(|(_, toks)| toks.start);
+    for (class, toks) in &out {
+        for (k, l) in labels
+            .iter_mut()
+            .enumerate()
+            .take(toks.end)
+            .skip(toks.start)
+        {
+            *l = if k == toks.start {
+                class * 2 - 1
+            } else {
+                class * 2
+            };
+        }
     }
     *spans = out;
 }
@@ -434,20 +548,19 @@ fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
 /// Document-level consistency: every later or earlier mention of a found name gets the
 /// same class, whatever its case; a person's name parts count alone too.
 fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
-    let mut known: HashMap<String, u8, BuildHasherDefault<FastHasher>> = HashMap::default();
-    // First words of the known names: most tokens are rejected with one lookup here.
-    let mut starts: HashMap<String, (), BuildHasherDefault<FastHasher>> = HashMap::default();
+    // Keyed by the tokens' hashes (no strings are built): a name, as a run of lower-cased
+    // tokens, and its class.
+    let mut known: HashMap<u64, u8, BuildHasherDefault<FastHasher>> = HashMap::default();
+    // Words of the persons' names: most tokens are rejected with one lookup here. (Other
+    // names are matched again only when they start with such a word: propagating every
+    // tagged span lowered precision on the development split.)
+    let mut starts: HashSet<u64, BuildHasherDefault<FastHasher>> = HashSet::default();
     let mut max_words = 1;
     for (class, toks) in spans.iter() {
         let Some(words) = doc.tokens.get(toks.clone()) else {
             continue;
         };
-        let key = words
-            .iter()
-            .map(|t| t.lower.as_ref())
-            .collect::<Vec<_>>()
-            .join(" ");
-        known.entry(key).or_insert(*class);
+        known.entry(seq_hash(words)).or_insert(*class);
         max_words = max_words.max(toks.len());
         if *class == 1 && toks.len() > 1 {
             for (k, t) in words.iter().enumerate() {
@@ -456,8 +569,8 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                     && t.lower.chars().count() >= 3
                     && f & (flag::COMMON | flag::TITLE | flag::TRIGGER | flag::EPONYM) == 0;
                 if useful {
-                    known.entry(t.lower.to_string()).or_insert(1);
-                    starts.insert(t.lower.to_string(), ());
+                    known.entry(seq_hash(std::slice::from_ref(t))).or_insert(1);
+                    starts.insert(t.hash);
                 }
             }
         }
@@ -466,32 +579,22 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         return;
     }
     let mut i = 0;
-    let mut key = String::new();
     while i < doc.len() {
         let free = |k: usize| {
             labels.get(k).is_some_and(|&l| l == O) && !doc.blocked.get(k).copied().unwrap_or(true)
         };
         let word = doc.tokens.get(i).is_some_and(|t| t.is_word);
         let mut matched = 0;
-        let start = word
-            && free(i)
-            && doc
-                .tokens
-                .get(i)
-                .is_some_and(|t| starts.contains_key(t.lower.as_ref()));
+        let start = word && free(i) && doc.tokens.get(i).is_some_and(|t| starts.contains(&t.hash));
         if start {
             for n in (1..=max_words.min(doc.len() - i)).rev() {
                 if !(i..i + n).all(free) {
                     continue;
                 }
-                key.clear();
-                for (k, t) in doc.tokens.iter().skip(i).take(n).enumerate() {
-                    if k > 0 {
-                        key.push(' ');
-                    }
-                    key.push_str(&t.lower);
-                }
-                if let Some(&class) = known.get(key.as_str()) {
+                let Some(words) = doc.tokens.get(i..i + n) else {
+                    continue;
+                };
+                if let Some(&class) = known.get(&seq_hash(words)) {
                     // Continuations of a longer name ("John Carter Smith") are left alone.
                     let after_word = doc.tokens.get(i + n).is_some_and(|t| {
                         t.is_word
@@ -520,10 +623,14 @@ fn trigger_before(doc: &Doc, i: usize) -> Option<&'static str> {
     if matches!(doc.tokens.get(k)?.lower.as_ref(), "." | ":") {
         k = k.checked_sub(1)?;
     }
+    if doc.flags.get(k)? & (flag::TITLE | flag::TRIGGER) == 0 {
+        return None;
+    }
     let w = doc.tokens.get(k)?.lower.as_ref();
-    TITLES
+    HONORIFICS
         .iter()
-        .chain(TRIGGERS.iter())
+        .chain(TITLES)
+        .chain(TRIGGERS)
         .find(|t| **t == w)
         .copied()
 }
@@ -559,7 +666,7 @@ impl NameTrainer {
     /// Averages and prunes the weights (features whose weights all stay below `prune` are
     /// dropped), returning the model file's bytes.
     pub fn finish(self, prune: f32) -> Vec<u8> {
-        self.trainer.finish(prune).to_bytes()
+        model::to_bytes(&self.trainer.finish(prune))
     }
 }
 

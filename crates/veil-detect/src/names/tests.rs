@@ -116,3 +116,14 @@ fn names_stay_out_of_technical_strings() {
     let f = found("badge EMP-001234 for jane.doe@example.com at www.acme.com/jane");
     assert!(f.is_empty(), "{f:?}");
 }
+
+#[test]
+fn issue_7_split_names_are_joined_and_handles_found() {
+    let f = found("Invoice payable to Roger A. Jonsson. Plan per Dr. Chandler.");
+    assert!(has(&f, "PERSON", "Roger A. Jonsson"), "{f:?}");
+    assert!(has(&f, "PERSON", "Chandler"), "{f:?}");
+    // Not an e-mail address (no dotted domain): no other recognizer would find the name.
+    let f = found("login ok user=Maria.Gonzalez@corp tenant=\"Acme\"");
+    assert!(has(&f, "PERSON", "Maria"), "{f:?}");
+    assert!(has(&f, "PERSON", "Gonzalez"), "{f:?}");
+}

@@ -1,6 +1,5 @@
 //! Splitting text into word and punctuation tokens, with the per-token facts the tagger uses.
 
-use std::borrow::Cow;
 use std::ops::Range;
 
 /// One token: a run of word characters, or a single punctuation character.
@@ -10,7 +9,7 @@ pub(crate) struct Token<'a> {
     pub bytes: Range<usize>,
     /// Lower-cased text (word tokens) or the character itself (punctuation); borrowed from
     /// the input when it is already lower-case, which is most words of ordinary prose.
-    pub lower: Cow<'a, str>,
+    pub lower: Lower<'a>,
     /// Whether this is a word token (letters, digits, marks) rather than punctuation.
     pub is_word: bool,
     /// Whether the token has a digit.
@@ -27,6 +26,78 @@ pub(crate) struct Token<'a> {
     pub newline_before: bool,
     /// Whether whitespace separates this token from the previous one.
     pub space_before: bool,
+    /// [`word_hash`] of `lower`: computed once, then used by every list lookup and every
+    /// feature that looks at this token, from its own position and its neighbours'.
+    pub hash: u64,
+}
+
+/// A 64-bit hash of a lower-cased token (FNV-1a, then a final mix). The gazetteers are keyed
+/// by it and the tagger's word features combine it with a template id, so a token's bytes
+/// are read once per document however many features use them. Collisions among the lists'
+/// 10^5 words are negligible at 64 bits.
+pub(crate) fn word_hash(lower: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in lower.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+/// A token's lower-cased text: borrowed from the input when it is lower-case already
+/// (most words of prose), kept inline when short and ASCII (most capitalized words), and
+/// allocated only otherwise. A heap allocation per capitalized word cost about as much as
+/// the rest of tokenizing it.
+#[derive(Debug, Clone)]
+pub(crate) enum Lower<'a> {
+    Borrowed(&'a str),
+    /// INVARIANT: the first `len` bytes are ASCII.
+    Inline {
+        bytes: [u8; INLINE],
+        len: u8,
+    },
+    Owned(String),
+}
+
+const INLINE: usize = 22;
+
+impl<'a> Lower<'a> {
+    /// The lower case of ASCII text.
+    fn ascii(s: &str) -> Self {
+        if s.len() > INLINE {
+            return Lower::Owned(s.to_ascii_lowercase());
+        }
+        let mut bytes = [0u8; INLINE];
+        for (d, b) in bytes.iter_mut().zip(s.bytes()) {
+            *d = b.to_ascii_lowercase();
+        }
+        Lower::Inline {
+            bytes,
+            len: s.len() as u8,
+        }
+    }
+}
+
+impl std::ops::Deref for Lower<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Lower::Borrowed(s) => s,
+            Lower::Inline { bytes, len } => bytes
+                .get(..usize::from(*len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            Lower::Owned(s) => s,
+        }
+    }
+}
+
+impl AsRef<str> for Lower<'_> {
+    fn as_ref(&self) -> &str {
+        self
+    }
 }
 
 /// Word characters: letters, digits and combining marks. The standard library has no
@@ -58,74 +129,124 @@ fn is_word_char(c: char) -> bool {
         | 0x1F000..=0x1FAFF)
 }
 
+/// Whitespace as `char::is_whitespace` sees it, for one ASCII byte.
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
 /// Splits `text` into tokens.
+///
+/// One pass over the bytes: ASCII (most of the text) is classified byte by byte, and only
+/// non-ASCII characters are decoded.
 pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(text.len() / 5 + 1);
-    let mut word_start: Option<usize> = None;
     let mut newline = false;
     let mut space = false;
-    for (i, c) in text.char_indices() {
-        if is_word_char(c) {
-            if word_start.is_none() {
-                word_start = Some(i);
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        // The character at `i`: its length, and whether it is a word character or space.
+        let (len, is_word, is_space) = if b.is_ascii() {
+            (1, b.is_ascii_alphanumeric(), is_ascii_space(b))
+        } else {
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) => (c.len_utf8(), is_word_char(c), c.is_whitespace()),
+                None => break,
             }
-            continue;
-        }
-        if let Some(start) = word_start.take() {
-            out.push(word(text, start..i, newline, space));
+        };
+        if is_word {
+            let end = word_end(text, i + len);
+            out.push(word(text, i..end, newline, space));
             newline = false;
             space = false;
-        }
-        if c.is_whitespace() {
-            space = true;
-            newline |= c == '\n' || c == '\r';
+            i = end;
             continue;
         }
-        let end = i + c.len_utf8();
+        if is_space {
+            space = true;
+            newline |= b == b'\n' || b == b'\r';
+            i += len;
+            continue;
+        }
+        let end = i + len;
+        let lower = text.get(i..end).unwrap_or_default();
         out.push(Token {
             bytes: i..end,
-            lower: Cow::Borrowed(text.get(i..end).unwrap_or_default()),
+            lower: Lower::Borrowed(lower),
+            hash: word_hash(lower),
             is_word: false,
             has_digit: false,
             init_upper: false,
             has_lower: false,
             has_upper: false,
-            non_ascii: !c.is_ascii(),
+            non_ascii: !b.is_ascii(),
             newline_before: newline,
             space_before: space,
         });
         newline = false;
         space = false;
-    }
-    if let Some(start) = word_start {
-        out.push(word(text, start..text.len(), newline, space));
+        i = end;
     }
     out
+}
+
+/// The end of the run of word characters from byte `i`.
+fn word_end(text: &str, mut i: usize) -> usize {
+    let bytes = text.as_bytes();
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii() {
+            if !b.is_ascii_alphanumeric() {
+                break;
+            }
+            i += 1;
+            continue;
+        }
+        match text.get(i..).and_then(|t| t.chars().next()) {
+            Some(c) if is_word_char(c) => i += c.len_utf8(),
+            _ => break,
+        }
+    }
+    i
 }
 
 fn word(text: &str, bytes: Range<usize>, newline_before: bool, space_before: bool) -> Token<'_> {
     let s = text.get(bytes.clone()).unwrap_or_default();
     let mut t = Token {
         bytes,
-        lower: Cow::Borrowed(s),
+        lower: Lower::Borrowed(s),
         is_word: true,
         has_digit: false,
-        init_upper: s.chars().next().is_some_and(char::is_uppercase),
+        init_upper: false,
         has_lower: false,
         has_upper: false,
         non_ascii: false,
         newline_before,
         space_before,
+        hash: 0,
     };
-    for c in s.chars() {
-        t.has_digit |= c.is_numeric();
-        t.has_lower |= c.is_lowercase();
-        t.has_upper |= c.is_uppercase();
-        t.non_ascii |= !c.is_ascii();
+    if s.is_ascii() {
+        t.init_upper = s.as_bytes().first().is_some_and(u8::is_ascii_uppercase);
+        for b in s.bytes() {
+            t.has_digit |= b.is_ascii_digit();
+            t.has_lower |= b.is_ascii_lowercase();
+            t.has_upper |= b.is_ascii_uppercase();
+        }
+        if t.has_upper {
+            t.lower = Lower::ascii(s);
+        }
+    } else {
+        t.init_upper = s.chars().next().is_some_and(char::is_uppercase);
+        for c in s.chars() {
+            t.has_digit |= c.is_numeric();
+            t.has_lower |= c.is_lowercase();
+            t.has_upper |= c.is_uppercase();
+            t.non_ascii |= !c.is_ascii();
+        }
+        if t.has_upper {
+            t.lower = Lower::Owned(s.to_lowercase());
+        }
     }
-    if t.has_upper {
-        t.lower = Cow::Owned(s.to_lowercase());
-    }
+    t.hash = word_hash(&t.lower);
     t
 }
 
@@ -135,6 +256,25 @@ pub(crate) fn shape_code(text: &str) -> u32 {
     let mut code = 0u32;
     let mut n = 0;
     let mut last = 0u8;
+    if text.is_ascii() {
+        for b in text.bytes() {
+            let k = match b {
+                b'A'..=b'Z' => b'X',
+                b'a'..=b'z' => b'x',
+                b'0'..=b'9' => b'd',
+                _ => b'm',
+            };
+            if k != last {
+                code = (code << 8) | u32::from(k);
+                last = k;
+                n += 1;
+                if n >= 4 {
+                    break;
+                }
+            }
+        }
+        return code;
+    }
     for c in text.chars() {
         let k = if c.is_uppercase() {
             b'X'
@@ -219,6 +359,10 @@ mod tests {
         );
         let toks = tokenize("a\nB");
         assert!(toks[1].newline_before && toks[1].init_upper);
+        let toks = tokenize("McDonald ÉCOLE Abcdefghijklmnopqrstuvwxyz");
+        let lower: Vec<&str> = toks.iter().map(|t| &*t.lower).collect();
+        assert_eq!(lower, ["mcdonald", "école", "abcdefghijklmnopqrstuvwxyz"]);
+        assert_eq!(toks[0].hash, word_hash("mcdonald"));
     }
 
     #[test]
