@@ -12,12 +12,20 @@
 //! model `up`). The peer is measured at `--peer-rate N` (default 100/s), together with
 //! direct and gateway phases at that same rate, and in the closed-loop phase.
 //! `scripts/bench-gateway` does all of this.
+//!
+//! `--cpu N` instead measures CPU time per request: N requests direct, then N through the
+//! gateway, closed loop at `--concurrency`, three rounds, and nothing else (see
+//! `common/cpu.rs`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing
 )]
+
+mod common {
+    pub mod cpu;
+}
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -241,6 +249,33 @@ fn main() {
         // Warm up pools and caches.
         fixed_rate(&client, &direct, None, &body, rate, 1).await;
         fixed_rate(&client, &through, Some(&key), &body, rate, 1).await;
+        if let Some(count) = text_arg("--cpu").and_then(|n| n.parse::<u64>().ok()) {
+            println!("cpu: {count} requests per phase, {concurrency} connections");
+            for round in 0..3 {
+                let mut phases = Vec::new();
+                for (url, key) in [(&direct, None), (&through, Some(key.clone()))] {
+                    let (client, url, body) = (client.clone(), url.clone(), body.clone());
+                    let make = move || {
+                        let request = client
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .body(body.clone());
+                        match &key {
+                            Some(key) => request.bearer_auth(key),
+                            None => request,
+                        }
+                    };
+                    phases.push(common::cpu::cpu_phase(make, count, concurrency).await);
+                }
+                let (d, g) = (&phases[0], &phases[1]);
+                println!(
+                    "round {round}: cpu/request direct {:.1} us, gateway {:.1} us, added {:.1} us; \
+                     {:.0} / {:.0} req/s; failed {} / {}",
+                    d.cpu_us, g.cpu_us, g.cpu_us - d.cpu_us, d.rps, g.rps, d.failed, g.failed
+                );
+            }
+            return;
+        }
         let (mut all_direct, mut all_gateway) = (Vec::new(), Vec::new());
         let mut errors = 0;
         for _round in 0..2 {

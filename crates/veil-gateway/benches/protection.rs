@@ -12,12 +12,19 @@
 //! - `known`: every request in one conversation, so its 10 values already have pseudonyms
 //!   (the vault is read, not written): the steady state of a chat.
 //! - `new`: a new conversation per request, so each request writes 10 vault entries.
+//!
+//! `--cpu N` instead measures CPU time per request (JSON answers): N requests per target,
+//! closed loop at `--concurrency`, three rounds, and nothing else (see `common/cpu.rs`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing
 )]
+
+mod common {
+    pub mod cpu;
+}
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -262,6 +269,30 @@ fn main() {
         let _ = check.bytes().await;
         for target in [Target::Direct, Target::Known, Target::New] {
             fixed_rate(&load, target, &json_body, rate, 1, false).await;
+        }
+        if let Some(count) = std::env::args()
+            .skip_while(|a| a != "--cpu")
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            println!("cpu: {count} requests per phase, {concurrency} connections");
+            for round in 0..3 {
+                let mut us = Vec::new();
+                for target in [Target::Direct, Target::Known, Target::New] {
+                    let (load, body) = (load.clone(), json_body.clone());
+                    let make = move || load.request(target, &body);
+                    let phase = common::cpu::cpu_phase(make, count, concurrency).await;
+                    assert_eq!(phase.failed, 0, "requests failed");
+                    us.push((phase.cpu_us, phase.rps));
+                }
+                println!(
+                    "round {round}: cpu/request direct {:.1} us, known {:.1} us (added {:.1}), \
+                     new {:.1} us (added {:.1}); {:.0} / {:.0} / {:.0} req/s",
+                    us[0].0, us[1].0, us[1].0 - us[0].0, us[2].0, us[2].0 - us[0].0,
+                    us[0].1, us[1].1, us[2].1
+                );
+            }
+            return;
         }
         for (label, body, first_chunk) in [
             ("json answer", &json_body, false),

@@ -141,22 +141,26 @@ impl Vault {
         }
         let keys = self.keys(conversation.scope.tenant());
         let now = crate::auth::unix_now();
-        let mut complete = true;
-        for p in pending {
-            let entry = VaultEntry {
+        let mut entries = Vec::with_capacity(pending.len());
+        for p in &pending {
+            entries.push(VaultEntry {
                 tenant: conversation.scope.tenant().to_owned(),
                 conversation: conversation.scope.conversation().to_owned(),
                 placeholder: p.placeholder.clone(),
                 value_hash: value_hash(&keys, p.kind, &p.class, &p.value.0),
-                ciphertext: encrypt(&keys, &conversation.scope, &p)?,
+                ciphertext: encrypt(&keys, &conversation.scope, p)?,
                 created_at: now,
                 expires_at: now.saturating_add(self.ttl_secs),
-            };
-            match self.store.put_entry(&entry, now).await {
-                Ok(winner) if winner.placeholder == p.placeholder => {}
-                Ok(winner) => conversation.adopt(&p, winner.placeholder)?,
-                Err(err) if err.is_conflict() => complete = false,
-                Err(err) => return Err(err.into()),
+            });
+        }
+        // One transaction for the whole request: one commit instead of one per new value.
+        let winners = self.store.put_entries(&entries, now).await?;
+        let mut complete = true;
+        for (p, winner) in pending.iter().zip(winners) {
+            match winner {
+                Some(winner) if winner.placeholder == p.placeholder => {}
+                Some(winner) => conversation.adopt(p, winner.placeholder)?,
+                None => complete = false,
             }
         }
         Ok(complete)

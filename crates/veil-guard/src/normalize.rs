@@ -146,6 +146,12 @@ pub(crate) fn normalize(text: &str) -> Normalized {
     // Lower-case, collapse whitespace, split into tokens.
     let mut tokens: Vec<String> = Vec::new();
     for raw in folded.split_whitespace() {
+        if raw.is_ascii() {
+            // `char::to_lowercase` is `to_ascii_lowercase` on ASCII: same text, no per-char
+            // case tables.
+            tokens.push(raw.to_ascii_lowercase());
+            continue;
+        }
         let mut token = String::with_capacity(raw.len());
         for c in raw.chars() {
             token.extend(c.to_lowercase());
@@ -155,7 +161,8 @@ pub(crate) fn normalize(text: &str) -> Normalized {
 
     for token in &mut tokens {
         let has_latin = token.chars().any(|c| c.is_ascii_alphabetic());
-        let any_confusable = token.chars().any(|c| confusable(c).is_some());
+        // Every confusable is outside ASCII: an ASCII token needs no table look-up per char.
+        let any_confusable = !token.is_ascii() && token.chars().any(|c| confusable(c).is_some());
         // Mixed-script tokens only: a Cyrillic word made of look-alike letters (`как`) is
         // ordinary Russian, and mapping it would make Russian text look like noise.
         if any_confusable && has_latin {
@@ -268,6 +275,13 @@ mod tests {
         assert_eq!(n.canonical, "ignore rules");
         assert_eq!(n.tricks.zero_width, 2);
         assert_eq!(n.tricks.bidi, 1);
+    }
+
+    #[test]
+    fn no_confusable_is_ascii() {
+        // `normalize` skips the table on ASCII tokens: that is only sound while this holds.
+        assert!(CONFUSABLES.iter().all(|&(from, _)| !from.is_ascii()));
+        assert!(CONFUSABLES.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::{
     str::FromStr,
 };
 
-use cedar_policy::{Entity, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{Authorizer, Entity, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 use veil_detect::DataClass;
 
 use crate::decide::{Actions, PseudonymMode};
@@ -185,7 +185,10 @@ fn place(err: &dyn miette::Diagnostic, file: &str, text: &str, out: &mut Vec<Dia
 
 /// A loaded, schema-validated policy set, ready to [`decide`](Policies::decide).
 pub struct Policies {
+    /// The whole set, as loaded and validated.
     pub(crate) set: PolicySet,
+    /// Built once: Cedar's authorizer holds only its extensions.
+    pub(crate) authorizer: Authorizer,
     pub(crate) schema: Schema,
     pub(crate) class_entities: HashMap<DataClass, Entity>,
     pub(crate) actions: Actions,
@@ -328,12 +331,21 @@ impl Policies {
                 (class, Entity::new_no_attrs(uid, parents))
             })
             .collect();
+        let actions = Actions::new(&set, &schema).map_err(|message| {
+            LoadError::one(Diagnostic {
+                file: schema_file.clone(),
+                line: 0,
+                column: 0,
+                message,
+            })
+        })?;
 
         Ok(Self {
             set,
+            authorizer: Authorizer::new(),
             schema,
             class_entities,
-            actions: Actions::new(),
+            actions,
             pseudonym_mode: PseudonymMode::default(),
             origins,
             sources,

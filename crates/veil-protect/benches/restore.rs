@@ -6,6 +6,9 @@
 //!   bytes per second. `restore_and_strip` also strips logprobs; `parse_only` is the floor:
 //!   parsing and re-serializing every event with serde_json, nothing restored.
 //! - `sse_chunk/*`: one token event pushed into a restorer in mid-stream.
+//! - `sse_stream/restore_and_leak_check`: the same stream through the memorized-data check
+//!   as the gateway wires it (`StreamLeakCheck`: the default analyzer over each released
+//!   piece, the gateway's default ignored classes).
 //! - After criterion's figures, CPU time per stream and per event (from
 //!   `/proc/thread-self/stat`), which a loaded machine does not inflate.
 //! - `text/*`: [`TextRestorer`] and `restore_text` over 64 KiB of prose with a placeholder
@@ -22,7 +25,9 @@ use std::{hint::black_box, sync::Arc};
 use criterion::{Criterion, Throughput, criterion_group};
 use serde_json::{Value, json};
 use veil_detect::{DataClass, Sensitive};
-use veil_protect::restore::{RestoreTable, SseRestorer, TextContext, TextRestorer};
+use veil_protect::restore::{
+    AnswerLeakCheck, RestoreTable, SseRestorer, StreamLeakCheck, TextContext, TextRestorer,
+};
 
 fn table() -> RestoreTable {
     let mut t = RestoreTable::new();
@@ -39,6 +44,29 @@ fn table() -> RestoreTable {
         );
     }
     t
+}
+
+/// The streamed answer check as the gateway builds it: the default analyzer, the caller's
+/// values of [`table`] as known, the gateway's default ignored classes, every class redacted.
+fn leak_check(analyzer: &Arc<veil_detect::Analyzer>) -> StreamLeakCheck {
+    let mut known = AnswerLeakCheck::new(&[7u8; 32]);
+    for i in 1..=5 {
+        known.add_value(&format!("Person Number{i}"));
+        known.add_value(&format!("4111 1111 1111 111{i}"));
+    }
+    let ignore = [
+        "DATE_TIME",
+        "AGE",
+        "URL",
+        "LOCATION",
+        "ORGANIZATION",
+        "NRP",
+        "PERSON",
+    ]
+    .into_iter()
+    .map(|name| DataClass::parse_any(name).unwrap())
+    .collect();
+    StreamLeakCheck::new(Arc::clone(analyzer), known, ignore, Arc::new(|_| true))
 }
 
 /// 50 chat.completion.chunk events, one token each, then finish and [DONE].
@@ -135,6 +163,17 @@ fn sse(c: &mut Criterion) {
     group.bench_function("restore_and_strip", |b| {
         b.iter(|| {
             let mut r = SseRestorer::new(Arc::clone(&table)).strip_logprobs(true);
+            let mut n = 0;
+            for e in &events {
+                n += r.push(black_box(e)).len();
+            }
+            n + r.finish().len()
+        })
+    });
+    let analyzer = Arc::new(veil_detect::Analyzer::builder().build().unwrap());
+    group.bench_function("restore_and_leak_check", |b| {
+        b.iter(|| {
+            let mut r = SseRestorer::new(Arc::clone(&table)).leak_check(leak_check(&analyzer));
             let mut n = 0;
             for e in &events {
                 n += r.push(black_box(e)).len();
@@ -282,6 +321,15 @@ fn cpu_report() {
         n
     };
     let empty = Arc::new(RestoreTable::new());
+    let analyzer = Arc::new(veil_detect::Analyzer::builder().build().unwrap());
+    let checked = || {
+        let mut r = SseRestorer::new(Arc::clone(&table)).leak_check(leak_check(&analyzer));
+        let mut n = 0;
+        for e in &events {
+            n += r.push(black_box(e)).len();
+        }
+        n + r.finish().len()
+    };
     println!(
         "\nCPU time (median of 3 runs of >= 2 CPU-s), {} events, {bytes} bytes per stream:",
         events.len()
@@ -293,6 +341,7 @@ fn cpu_report() {
             cpu_micros(|| run(true, &table)),
         ),
         ("sse strip logprobs only", cpu_micros(|| run(true, &empty))),
+        ("sse restore + memorized-data check", cpu_micros(checked)),
         ("serde_json parse + serialize only", cpu_micros(parse)),
     ] {
         if let Some(us) = micros {

@@ -37,6 +37,15 @@ pub trait VaultStore {
         entry: &VaultEntry,
         now: i64,
     ) -> impl Future<Output = Result<VaultEntry, StoreError>> + Send;
+    /// [`put_entry`](VaultStore::put_entry) for several mappings in one transaction (one
+    /// commit, so one fsync, per request rather than per value). Returns, per entry and in
+    /// order, the mapping in force, or `None` where the entry's placeholder is taken by
+    /// another value (the conflict `put_entry` reports).
+    fn put_entries(
+        &self,
+        entries: &[VaultEntry],
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<Option<VaultEntry>>, StoreError>> + Send;
     /// The unexpired mapping of a placeholder.
     fn entry_by_placeholder(
         &self,
@@ -86,51 +95,95 @@ const COLUMNS: &str =
 
 impl VaultStore for Store {
     async fn put_entry(&self, entry: &VaultEntry, now: i64) -> Result<VaultEntry, StoreError> {
+        self.put_entries(std::slice::from_ref(entry), now)
+            .await?
+            .pop()
+            .flatten()
+            .ok_or_else(|| crate::error::Kind::Conflict("vault_entries").into())
+    }
+
+    async fn put_entries(
+        &self,
+        entries: &[VaultEntry],
+        now: i64,
+    ) -> Result<Vec<Option<VaultEntry>>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         let insert = format!(
             "INSERT INTO vault_entries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT DO NOTHING"
+             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
         );
         let select = format!(
             "SELECT {COLUMNS} FROM vault_entries \
              WHERE tenant = $1 AND conversation = $2 AND value_hash = $3"
         );
-        let found: Option<VaultRow> = with_pool!(self, pool => {
+        // The conversations touched, each once, in a fixed order.
+        let conversations: std::collections::BTreeSet<(&str, &str)> = entries
+            .iter()
+            .map(|e| (e.tenant.as_str(), e.conversation.as_str()))
+            .collect();
+        let postgres = matches!(self.pool, crate::store::Pool::Postgres(_));
+        let rows: Vec<Option<VaultRow>> = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            // An expired mapping must not block a fresh one for the same value or placeholder.
-            sqlx::query(
-                "DELETE FROM vault_entries WHERE tenant = $1 AND conversation = $2 \
-                 AND expires_at <= $3 AND (value_hash = $4 OR placeholder = $5)",
-            )
-            .bind(&entry.tenant)
-            .bind(&entry.conversation)
-            .bind(now)
-            .bind(&entry.value_hash)
-            .bind(&entry.placeholder)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(&insert)
-                .bind(&entry.tenant)
-                .bind(&entry.conversation)
-                .bind(&entry.placeholder)
-                .bind(&entry.value_hash)
-                .bind(&entry.ciphertext)
-                .bind(entry.created_at)
-                .bind(entry.expires_at)
+            for &(tenant, conversation) in &conversations {
+                if postgres {
+                    // Two requests of one conversation inserting several rows each could
+                    // wait on each other's uncommitted rows (a deadlock PostgreSQL resolves
+                    // by failing one). A per-conversation lock held to the end of the
+                    // transaction orders them instead; other conversations never wait.
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))")
+                        .bind(tenant)
+                        .bind(conversation)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // An expired mapping must not block a fresh one for the same value or
+                // placeholder; expired rows of the conversation are dead anyway.
+                sqlx::query(
+                    "DELETE FROM vault_entries WHERE tenant = $1 AND conversation = $2 \
+                     AND expires_at <= $3",
+                )
+                .bind(tenant)
+                .bind(conversation)
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
-            let row = sqlx::query_as(&select)
-                .bind(&entry.tenant)
-                .bind(&entry.conversation)
-                .bind(&entry.value_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
+            }
+            let mut rows = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let inserted: Option<VaultRow> = sqlx::query_as(&insert)
+                    .bind(&entry.tenant)
+                    .bind(&entry.conversation)
+                    .bind(&entry.placeholder)
+                    .bind(&entry.value_hash)
+                    .bind(&entry.ciphertext)
+                    .bind(entry.created_at)
+                    .bind(entry.expires_at)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                // Not inserted: the value already has a mapping (it wins), or the placeholder
+                // is taken by another value (no row for this value).
+                let row = match inserted {
+                    Some(row) => Some(row),
+                    None => {
+                        sqlx::query_as(&select)
+                            .bind(&entry.tenant)
+                            .bind(&entry.conversation)
+                            .bind(&entry.value_hash)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                    }
+                };
+                rows.push(row);
+            }
             tx.commit().await?;
-            row
+            rows
         });
-        // No row for this value: the insert was skipped because the placeholder is taken.
-        found
-            .map(VaultEntry::from)
-            .ok_or_else(|| crate::error::Kind::Conflict("vault_entries").into())
+        Ok(rows
+            .into_iter()
+            .map(|row| row.map(VaultEntry::from))
+            .collect())
     }
 
     async fn entry_by_placeholder(

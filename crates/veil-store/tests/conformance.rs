@@ -89,6 +89,8 @@ conformance!(
     vault_rejects_taken_placeholder,
     vault_expiry_and_purge,
     vault_concurrent_puts_agree,
+    vault_batch_writes_each_entry_as_put_entry_does,
+    vault_concurrent_batches_agree,
 );
 
 fn key(id: &str, hash: &str, tenant: &str) -> KeyRecord {
@@ -296,4 +298,101 @@ async fn vault_concurrent_puts_agree(store: Store) {
     }
     winners.dedup();
     assert_eq!(winners.len(), 1, "every request sees the same placeholder");
+}
+
+async fn vault_batch_writes_each_entry_as_put_entry_does(store: Store) {
+    store
+        .put_entry(&entry("t", "c", "<P_1>", "old"), 100)
+        .await
+        .unwrap();
+    store
+        .put_entry(&entry("t", "c", "<P_5>", "taken"), 100)
+        .await
+        .unwrap();
+    let mut stale = entry("t", "c", "<P_7>", "stale");
+    stale.expires_at = 120;
+    store.put_entry(&stale, 100).await.unwrap();
+    assert!(store.put_entries(&[], 130).await.unwrap().is_empty());
+    let got = store
+        .put_entries(
+            &[
+                entry("t", "c", "<P_2>", "new"),
+                entry("t", "c", "<P_9>", "old"), // value mapped already: <P_1> wins
+                entry("t", "c", "<P_5>", "other"), // placeholder taken by another value
+                entry("t", "c", "<P_7>", "fresh"), // placeholder of an expired mapping
+                entry("t2", "c", "<P_5>", "other"), // another tenant: independent
+            ],
+            130,
+        )
+        .await
+        .unwrap();
+    let placeholders: Vec<Option<&str>> = got
+        .iter()
+        .map(|e| e.as_ref().map(|e| e.placeholder.as_str()))
+        .collect();
+    assert_eq!(
+        placeholders,
+        [
+            Some("<P_2>"),
+            Some("<P_1>"),
+            None,
+            Some("<P_7>"),
+            Some("<P_5>")
+        ]
+    );
+    assert_eq!(got[3].as_ref().unwrap().value_hash, "fresh");
+    let stored = store.conversation_entries("t", "c", 130).await.unwrap();
+    let pairs: Vec<(&str, &str)> = stored
+        .iter()
+        .map(|e| (e.placeholder.as_str(), e.value_hash.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("<P_1>", "old"),
+            ("<P_2>", "new"),
+            ("<P_5>", "taken"),
+            ("<P_7>", "fresh")
+        ]
+    );
+}
+
+/// Concurrent requests of one conversation, each writing several new values in one batch,
+/// some shared and proposed under different placeholders: every batch completes (no
+/// deadlock between transactions), and every request sees the same placeholder per value.
+async fn vault_concurrent_batches_agree(store: Store) {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // Values in a different order per request, placeholders proposed per request.
+            let mut batch: Vec<VaultEntry> = (0..6)
+                .map(|v| entry("t", "c", &format!("<P_{i}_{v}>"), &format!("v{v}")))
+                .collect();
+            batch.rotate_left(i % 6);
+            let got = store.put_entries(&batch, 100).await.unwrap();
+            let mut seen: Vec<(String, String)> = got
+                .into_iter()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (e.value_hash, e.placeholder)
+                })
+                .collect();
+            seen.sort();
+            seen
+        }));
+    }
+    let mut views = Vec::new();
+    for task in tasks {
+        views.push(task.await.unwrap());
+    }
+    assert!(views.windows(2).all(|w| w[0] == w[1]), "{views:?}");
+    assert_eq!(
+        store
+            .conversation_entries("t", "c", 150)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
 }
