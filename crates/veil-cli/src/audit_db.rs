@@ -31,8 +31,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Opens the configured database without creating anything: a missing SQLite file is an
-/// error, not a new empty log that would verify.
+/// Opens the configured database read-only, creating and changing nothing: a missing SQLite
+/// file is an error, not a new empty log that would verify; no migration runs (a schema at
+/// another version is an error), and the checked database stays byte for byte as it was.
 async fn open(args: &StoreArgs) -> anyhow::Result<(Store, Config)> {
     let config = crate::serve::load_config(
         args.config.as_deref(),
@@ -48,7 +49,7 @@ async fn open(args: &StoreArgs) -> anyhow::Result<(Store, Config)> {
             );
         }
     }
-    let store = Store::connect(&config.database_url())
+    let store = Store::open_read_only(&config.database_url())
         .await
         .context("cannot open the store")?;
     Ok((store, config))

@@ -16,6 +16,7 @@ use std::process::Output;
 
 use common::{Served, Site, chat_body};
 use serde_json::Value;
+use sqlx::Connection;
 use veil_store::Store;
 use veil_testkit::TestUpstream;
 
@@ -70,6 +71,58 @@ async fn sql(store: &Store, statement: &str) {
     }
     if let Some(pool) = store.postgres_pool() {
         sqlx::query(statement).execute(pool).await.unwrap();
+    }
+}
+
+/// Runs one statement on the site's database without opening a `Store` (which would migrate).
+async fn sql_raw(site: &Site, statement: &str) {
+    match &site.db {
+        common::Db::Sqlite => {
+            let url = format!("{}?mode=rw", site.database_url());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
+        common::Db::Postgres { .. } => {
+            let mut conn = sqlx::PgConnection::connect(&site.database_url())
+                .await
+                .unwrap();
+            sqlx::query(statement).execute(&mut conn).await.unwrap();
+            conn.close().await.unwrap();
+        }
+    }
+}
+
+/// What the database holds, to compare before and after commands that must not write: the
+/// SQLite file and its WAL byte for byte; on PostgreSQL, the row counts, the head row and
+/// the migration table.
+async fn snapshot(site: &Site) -> Vec<Vec<u8>> {
+    match &site.db {
+        common::Db::Sqlite => ["veil.db", "veil.db-wal"]
+            .iter()
+            .map(|name| std::fs::read(site.data_dir().join(name)).unwrap_or_default())
+            .collect(),
+        common::Db::Postgres { .. } => {
+            let mut conn = sqlx::PgConnection::connect(&site.database_url())
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            for query in [
+                "SELECT count(*)::text FROM audit_records",
+                "SELECT count(*)::text FROM audit_checkpoints",
+                "SELECT size::text || encode(last_leaf, 'hex') || encode(frontier, 'hex') FROM audit_head",
+                "SELECT string_agg(version::text || encode(checksum, 'hex'), ',' ORDER BY version) \
+                 FROM _sqlx_migrations",
+            ] {
+                let value: String = sqlx::query_scalar(query)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+                out.push(value.into_bytes());
+            }
+            conn.close().await.unwrap();
+            out
+        }
     }
 }
 
@@ -139,6 +192,7 @@ async fn audit_cli_on_the_gateway_database(site: &Site) {
         .to_owned();
     success(site.veil(&["keys", "revoke", &key_id]));
     served.terminate();
+    let untouched = snapshot(site).await;
 
     // The whole log verifies and is signed to its end (a clean stop signs the tail).
     let out = success(site.veil(&["audit", "verify", "--strict"]));
@@ -228,7 +282,29 @@ async fn audit_cli_on_the_gateway_database(site: &Site) {
         stderr(&out)
     );
 
-    // Tampering with the gateway's database: verify exits 1 and names the record.
+    // Reading never wrote: verify, log, proof, export and explain opened the database
+    // read-only, without migrating it (issue 5: the checker must not alter what it checks).
+    assert!(
+        snapshot(site).await == untouched,
+        "a read-only command changed the database"
+    );
+    // A schema one migration behind is reported, not migrated.
+    sql_raw(
+        site,
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .await;
+    let behind = snapshot(site).await;
+    let out = site.veil(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not applied"), "{}", stderr(&out));
+    assert!(
+        snapshot(site).await == behind,
+        "verify migrated the database"
+    );
+
+    // Tampering with the gateway's database: verify exits 1 and names the record (opening
+    // the store the usual way migrates it back to this build's schema).
     let store = site.store().await;
     let original: Vec<u8> = match (store.sqlite_pool(), store.postgres_pool()) {
         (Some(pool), _) => sqlx::query_scalar("SELECT bytes FROM audit_records WHERE seq = 5")

@@ -1,8 +1,11 @@
 //! The audit log through the store: durable append rate (direct batches, and group commit with
-//! many concurrent waiters as the gateway's recorder does it), verification rate from the
-//! database, and checkpoint signing cost.
+//! many concurrent waiters: through [`AuditWriter`] as the gateway's recorder does it, and
+//! through a drain loop over the locked `audit_append` path, the recorder's earlier design,
+//! for comparison), verification rate from the database, and checkpoint signing cost. Each
+//! row also gives the process CPU time it took per record (user + system, all threads).
 //!
 //! Run with `cargo bench -p veil-store --bench audit_store` (SQLite in a temporary directory);
+//! add `-- --only group` to run only the group-commit rows;
 //! add `-- --postgres postgres://postgres@127.0.0.1:5432/test` for PostgreSQL too (a fresh
 //! schema, dropped afterwards); add `-- --keep DIR` to keep the 200,000-record SQLite database of
 //! the verification run as `DIR/audit-200k.db`, with its public key in `DIR/audit.pub`, for
@@ -25,7 +28,9 @@ use veil_audit::{
     CheckpointPolicy, CheckpointSigner, Event, RequestEvent, SIGNING_KEY_INFO, TextDigester,
     Verdict, derive_key,
 };
-use veil_store::{AuditSigning, AuditStore, NewAuditRecord, PgConnectOptions, Store, verify_audit};
+use veil_store::{
+    AuditSigning, AuditStore, AuditWriter, NewAuditRecord, PgConnectOptions, Store, verify_audit,
+};
 
 fn signing() -> AuditSigning {
     AuditSigning {
@@ -65,6 +70,31 @@ fn record(i: u64, d: &TextDigester) -> NewAuditRecord {
     }
 }
 
+/// CPU time of this process so far (user + system, every thread), seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which may hold spaces): utime and stime are the 14th
+    // and 15th fields of the line, in clock ticks (100 per second on Linux).
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+/// A rate and the CPU time per record it cost.
+#[derive(Clone, Copy)]
+struct Rate {
+    per_second: f64,
+    cpu_us: f64,
+}
+
+fn median_rate(v: &[Rate]) -> Rate {
+    Rate {
+        per_second: median(v.iter().map(|r| r.per_second).collect()),
+        cpu_us: median(v.iter().map(|r| r.cpu_us).collect()),
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -85,9 +115,52 @@ async fn direct(store: &Store, total: u64, batch: u64) -> f64 {
     total as f64 / started.elapsed().as_secs_f64()
 }
 
-/// `clients` tasks each append one record at a time and wait until it is durable; one writer
-/// drains the queue into one transaction (the gateway recorder's group commit). Records/s.
-async fn group_commit(store: &Store, clients: u64, per_client: u64) -> f64 {
+/// Starts `clients` tasks that each append `per_client` records one at a time, waiting until
+/// each is durable, through `append`; returns the rate and CPU time per record.
+async fn clients<F, Fut>(clients: u64, per_client: u64, append: F) -> Rate
+where
+    F: Fn(NewAuditRecord) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let cpu = cpu_seconds();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let append = append.clone();
+        tasks.push(tokio::spawn(async move {
+            let d = TextDigester::new(&[2; 32]);
+            for i in 0..per_client {
+                assert!(append(record(c * per_client + i, &d)).await, "durable");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let n = (clients * per_client) as f64;
+    Rate {
+        per_second: n / started.elapsed().as_secs_f64(),
+        cpu_us: (cpu_seconds() - cpu) / n * 1e6,
+    }
+}
+
+/// Group commit through the store's [`AuditWriter`] (the gateway recorder's writer).
+async fn group_commit(store: &Store, clients_n: u64, per_client: u64) -> Rate {
+    let writer = AuditWriter::spawn(store.clone(), std::sync::Arc::new(signing()));
+    let w = writer.clone();
+    let rate = clients(clients_n, per_client, move |r| {
+        let w = w.clone();
+        async move { w.append(r).await.is_ok() }
+    })
+    .await;
+    writer.close().await;
+    rate
+}
+
+/// Group commit as the recorder did it before [`AuditWriter`]: one task drains the queue into
+/// one locked `audit_append` per batch (pooled connection, `synchronous` switched twice, head
+/// read in the transaction, no pipeline).
+async fn group_commit_locked(store: &Store, clients_n: u64, per_client: u64) -> Rate {
     type Job = (NewAuditRecord, oneshot::Sender<bool>);
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     let writer_store = store.clone();
@@ -105,30 +178,50 @@ async fn group_commit(store: &Store, clients: u64, per_client: u64) -> f64 {
             }
         }
     });
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let tx = tx.clone();
-        tasks.push(tokio::spawn(async move {
-            let d = TextDigester::new(&[2; 32]);
-            for i in 0..per_client {
-                let (done, wait) = oneshot::channel();
-                tx.send((record(c * per_client + i, &d), done)).unwrap();
-                assert!(wait.await.unwrap(), "durable");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let rate = (clients * per_client) as f64 / started.elapsed().as_secs_f64();
+    let t = tx.clone();
+    let rate = clients(clients_n, per_client, move |r| {
+        let t = t.clone();
+        async move {
+            let (done, wait) = oneshot::channel();
+            t.send((r, done)).unwrap();
+            wait.await.unwrap()
+        }
+    })
+    .await;
     drop(tx);
     writer.await.unwrap();
     rate
 }
 
-async fn run(name: &str, open: impl AsyncFn() -> Store, keep: Option<&std::path::Path>) {
+async fn run(
+    name: &str,
+    open: impl AsyncFn() -> Store,
+    keep: Option<&std::path::Path>,
+    only_group: bool,
+) {
     let runs = 5;
+    for clients in [64u64, 256] {
+        for (design, locked) in [("writer", false), ("locked", true)] {
+            let mut rates = Vec::new();
+            for _ in 0..runs {
+                let store = open().await;
+                rates.push(if locked {
+                    group_commit_locked(&store, clients, 40_000 / clients).await
+                } else {
+                    group_commit(&store, clients, 40_000 / clients).await
+                });
+                store.close().await;
+            }
+            let rate = median_rate(&rates);
+            println!(
+                "{name}: group commit ({design}), {clients:>3} waiting clients: {:>10.0} durable appends/s, {:>6.1} µs CPU per record (median of {runs})",
+                rate.per_second, rate.cpu_us
+            );
+        }
+    }
+    if only_group {
+        return;
+    }
     let mut by_batch = Vec::new();
     for batch in [1u64, 64, 512] {
         let total = if batch == 1 { 2_000 } else { 50_000 };
@@ -143,18 +236,6 @@ async fn run(name: &str, open: impl AsyncFn() -> Store, keep: Option<&std::path:
     for (batch, rate) in by_batch {
         println!(
             "{name}: direct append, batch {batch:>4}: {rate:>10.0} records/s (median of {runs})"
-        );
-    }
-    for clients in [64u64, 256] {
-        let mut rates = Vec::new();
-        for _ in 0..runs {
-            let store = open().await;
-            rates.push(group_commit(&store, clients, 40_000 / clients).await);
-            store.close().await;
-        }
-        println!(
-            "{name}: group commit, {clients:>3} waiting clients: {:>10.0} durable appends/s (median of {runs})",
-            median(rates)
         );
     }
     // Verification from the database: 200,000 records.
@@ -214,6 +295,7 @@ async fn main() {
         median(per)
     );
 
+    let only_group = args.iter().any(|a| a == "--only") && args.iter().any(|a| a == "group");
     let keep = args
         .iter()
         .position(|a| a == "--keep")
@@ -229,6 +311,7 @@ async fn main() {
                 .unwrap()
         },
         keep.as_deref(),
+        only_group,
     )
     .await;
 
@@ -254,6 +337,7 @@ async fn main() {
                 Store::open_postgres(options).await.unwrap()
             },
             None,
+            only_group,
         )
         .await;
         let total = pg_counter.load(std::sync::atomic::Ordering::Relaxed);

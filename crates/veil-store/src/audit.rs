@@ -211,6 +211,7 @@ struct HeadRow {
 }
 
 /// The writer's state, read and updated under the head row's lock.
+#[derive(Debug, Clone)]
 struct Head {
     frontier: CompactRange,
     last_leaf: Hash,
@@ -233,12 +234,6 @@ impl TryFrom<HeadRow> for Head {
             checkpoint_size: to_u64(row.checkpoint_size, "audit_head", "checkpoint_size")?,
             checkpoint_time_ms: to_u64(row.checkpoint_time_ms, "audit_head", "checkpoint_time_ms")?,
         })
-    }
-}
-
-impl Head {
-    fn frontier_bytes(&self) -> Vec<u8> {
-        self.frontier.hashes().concat()
     }
 }
 
@@ -283,17 +278,110 @@ fn verdict_code(verdict: Option<Verdict>) -> Option<i64> {
     })
 }
 
-fn values(record: &AuditRecord, leaf: Hash, bytes: Vec<u8>) -> Result<RecordValues, StoreError> {
+/// The row of `record` (moved: its strings become the index columns).
+fn values(record: AuditRecord, leaf: Hash, bytes: Vec<u8>) -> Result<RecordValues, StoreError> {
     Ok(RecordValues {
         seq: to_i64(record.seq, "audit seq")?,
         time_ms: to_i64(record.time_ms, "audit time")?,
-        principal: record.principal.clone(),
-        request_id: record.request_id.clone(),
         kind: kind_code(&record.event),
         verdict: verdict_code(record.event.verdict()),
+        principal: record.principal,
+        request_id: record.request_id,
         leaf: leaf.to_vec(),
         bytes,
     })
+}
+
+/// Records numbered, chained and hashed after a known head, ready to insert: the work of an
+/// append that needs no database, so a writer can do it before its transaction starts (see
+/// [`AuditWriter`]).
+struct Batch {
+    /// Size and last leaf of the head this batch continues.
+    base: (u64, Hash),
+    /// The head after the batch (and its checkpoint, once sealed).
+    head: Head,
+    rows: Vec<RecordValues>,
+    checkpoint: Option<SignedCheckpoint>,
+}
+
+impl Batch {
+    fn after(head: Head) -> Self {
+        Self {
+            base: (head.frontier.size(), head.last_leaf),
+            head,
+            rows: Vec::new(),
+            checkpoint: None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Numbers, chains and hashes one record after the last.
+    fn push(&mut self, new: NewAuditRecord) -> Result<(), StoreError> {
+        let record = AuditRecord {
+            seq: self.head.frontier.size(),
+            time_ms: new.time_ms,
+            prev_leaf: self.head.last_leaf,
+            principal: new.principal,
+            request_id: new.request_id,
+            event: new.event,
+        };
+        let bytes = record.encode();
+        let leaf = leaf_hash(&bytes);
+        self.rows.push(values(record, leaf, bytes)?);
+        self.head.frontier.push(leaf);
+        self.head.last_leaf = leaf;
+        Ok(())
+    }
+
+    /// Signs a checkpoint over the batch when the policy says one is due at `now_ms`, or
+    /// when `force` is set and the tree grew since the last one.
+    fn seal(&mut self, signing: &AuditSigning, now_ms: u64, force: bool) {
+        let head = &mut self.head;
+        let size = head.frontier.size();
+        let schedule = CheckpointSchedule::new(
+            signing.policy,
+            head.checkpoint_size,
+            head.checkpoint_time_ms,
+        );
+        let sign = if force {
+            size > 0 && size != head.checkpoint_size
+        } else {
+            schedule.is_due(size, now_ms)
+        };
+        self.checkpoint = sign.then(|| signing.signer.sign(size, head.frontier.root(), now_ms));
+        if self.checkpoint.is_some() {
+            head.checkpoint_size = size;
+            head.checkpoint_time_ms = now_ms;
+        }
+    }
+
+    fn appended(&self) -> Appended {
+        Appended {
+            first_seq: self.base.0,
+            size: self.head.frontier.size(),
+            checkpoint: self.checkpoint.clone(),
+        }
+    }
+
+    /// The records back, as they were before sequencing (to append them again elsewhere).
+    fn records(&self) -> Result<Vec<NewAuditRecord>, StoreError> {
+        self.rows
+            .iter()
+            .map(|row| {
+                let record = AuditRecord::decode(&row.bytes)
+                    .map_err(|_| StoreError::corrupt("audit_records", "bytes"))?;
+                Ok(NewAuditRecord {
+                    time_ms: record.time_ms,
+                    principal: record.principal,
+                    request_id: record.request_id,
+                    event: record.event,
+                })
+            })
+            .collect()
+    }
 }
 
 const LOCK_HEAD: &str = "UPDATE audit_head SET size = size WHERE id = 1";
@@ -301,23 +389,30 @@ const READ_HEAD: &str = "SELECT size, last_leaf, frontier, checkpoint_size, chec
      FROM audit_head WHERE id = 1";
 const WRITE_HEAD: &str = "UPDATE audit_head SET size = $1, last_leaf = $2, frontier = $3, \
      checkpoint_size = $4, checkpoint_time_ms = $5 WHERE id = 1";
+/// [`WRITE_HEAD`] only if the head is still the one the batch continues (`$6`, `$7`).
+const ADVANCE_HEAD: &str = "UPDATE audit_head SET size = $1, last_leaf = $2, frontier = $3, \
+     checkpoint_size = $4, checkpoint_time_ms = $5 WHERE id = 1 AND size = $6 AND last_leaf = $7";
 const INSERT_RECORDS: &str =
     "INSERT INTO audit_records (seq, time_ms, principal, request_id, kind, verdict, leaf, bytes) ";
 const INSERT_CHECKPOINT: &str =
     "INSERT INTO audit_checkpoints (size, time_ms, text) VALUES ($1, $2, $3)";
 
-/// The body of an append, inside a transaction `$tx` that it commits: lock and read the head,
-/// `prepare` the rows and the checkpoint (updating the head), insert, write the head back.
-macro_rules! append_in {
-    ($db:ty, $tx:expr, |$head:ident| $prepare:expr) => {{
-        let mut tx = $tx;
-        // INVARIANT: the first statement of every append writes the head row, so writers are
-        // serialized before any of them reads it (no stale read, no lock upgrade).
-        sqlx::query(LOCK_HEAD).execute(&mut *tx).await?;
-        let row: HeadRow = sqlx::query_as(READ_HEAD).fetch_one(&mut *tx).await?;
-        let mut $head = Head::try_from(row)?;
-        let (rows, checkpoint, out): (Vec<RecordValues>, Option<SignedCheckpoint>, _) = $prepare;
-        for chunk in rows.chunks(INSERT_CHUNK) {
+/// `$query` (one of the head updates) with the head's five values bound.
+macro_rules! bind_head {
+    ($query:expr, $head:expr) => {
+        sqlx::query($query)
+            .bind(to_i64($head.frontier.size(), "audit size")?)
+            .bind($head.last_leaf.to_vec())
+            .bind($head.frontier.hashes().concat())
+            .bind(to_i64($head.checkpoint_size, "checkpoint size")?)
+            .bind(to_i64($head.checkpoint_time_ms, "checkpoint time")?)
+    };
+}
+
+/// Inserts a batch's rows and checkpoint in transaction `$tx`.
+macro_rules! insert_batch {
+    ($db:ty, $tx:expr, $batch:expr) => {{
+        for chunk in $batch.rows.chunks(INSERT_CHUNK) {
             let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_RECORDS);
             insert.push_values(chunk, |mut b, r| {
                 b.push_bind(r.seq)
@@ -329,24 +424,32 @@ macro_rules! append_in {
                     .push_bind(&r.leaf)
                     .push_bind(&r.bytes);
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.build().execute(&mut *$tx).await?;
         }
-        if let Some(cp) = &checkpoint {
+        if let Some(cp) = &$batch.checkpoint {
             sqlx::query(INSERT_CHECKPOINT)
                 .bind(to_i64(cp.checkpoint.size, "checkpoint size")?)
                 .bind(to_i64(cp.checkpoint.time_ms, "checkpoint time")?)
                 .bind(cp.to_text())
-                .execute(&mut *tx)
+                .execute(&mut *$tx)
                 .await?;
         }
-        sqlx::query(WRITE_HEAD)
-            .bind(to_i64($head.frontier.size(), "audit size")?)
-            .bind($head.last_leaf.to_vec())
-            .bind($head.frontier_bytes())
-            .bind(to_i64($head.checkpoint_size, "checkpoint size")?)
-            .bind(to_i64($head.checkpoint_time_ms, "checkpoint time")?)
-            .execute(&mut *tx)
-            .await?;
+    }};
+}
+
+/// The body of an append, inside a transaction `$tx` that it commits: lock and read the head,
+/// `prepare` the batch from it, insert, write the head back.
+macro_rules! append_in {
+    ($db:ty, $tx:expr, |$head:ident| $prepare:expr) => {{
+        let mut tx = $tx;
+        // INVARIANT: the first statement of every append writes the head row, so writers are
+        // serialized before any of them reads it (no stale read, no lock upgrade).
+        sqlx::query(LOCK_HEAD).execute(&mut *tx).await?;
+        let row: HeadRow = sqlx::query_as(READ_HEAD).fetch_one(&mut *tx).await?;
+        let $head = Head::try_from(row)?;
+        let (batch, out): (Batch, _) = $prepare;
+        insert_batch!($db, tx, batch);
+        bind_head!(WRITE_HEAD, batch.head).execute(&mut *tx).await?;
         tx.commit().await?;
         out
     }};
@@ -356,9 +459,9 @@ macro_rules! append_in {
 ///
 /// Durable means on disk, not in the OS cache. PostgreSQL fsyncs its WAL at commit
 /// (`synchronous_commit = on`, the default). The store opens SQLite with `synchronous =
-/// NORMAL`, which survives a process crash but not a power cut; audit appends switch their
-/// connection to `FULL` (the WAL is fsynced at each commit) and back, so only they pay for
-/// it, and group commit makes one fsync cover a whole batch.
+/// NORMAL`, which survives a process crash but not a power cut; this path switches its
+/// pooled connection to `FULL` (the WAL is fsynced at each commit) and back, so only audit
+/// appends pay for it. [`AuditWriter`] keeps a connection at `FULL` instead.
 macro_rules! locked_append {
     ($store:expr, |$head:ident| $prepare:expr) => {{
         match &$store.pool {
@@ -385,60 +488,29 @@ macro_rules! locked_append {
 }
 
 fn sequence(
-    head: &mut Head,
+    head: Head,
     records: &[NewAuditRecord],
     signing: &AuditSigning,
     now_ms: u64,
     force: bool,
-) -> Result<(Vec<RecordValues>, Option<SignedCheckpoint>, Appended), StoreError> {
-    let first_seq = head.frontier.size();
-    let mut rows = Vec::with_capacity(records.len());
+) -> Result<(Batch, Appended), StoreError> {
+    let mut batch = Batch::after(head);
     for new in records {
-        let record = AuditRecord {
-            seq: head.frontier.size(),
-            time_ms: new.time_ms,
-            prev_leaf: head.last_leaf,
-            principal: new.principal.clone(),
-            request_id: new.request_id.clone(),
-            event: new.event.clone(),
-        };
-        let bytes = record.encode();
-        let leaf = leaf_hash(&bytes);
-        rows.push(values(&record, leaf, bytes)?);
-        head.frontier.push(leaf);
-        head.last_leaf = leaf;
+        batch.push(new.clone())?;
     }
-    let size = head.frontier.size();
-    let schedule = CheckpointSchedule::new(
-        signing.policy,
-        head.checkpoint_size,
-        head.checkpoint_time_ms,
-    );
-    let sign = if force {
-        size > 0 && size != head.checkpoint_size
-    } else {
-        schedule.is_due(size, now_ms)
-    };
-    let checkpoint = sign.then(|| signing.signer.sign(size, head.frontier.root(), now_ms));
-    if checkpoint.is_some() {
-        head.checkpoint_size = size;
-        head.checkpoint_time_ms = now_ms;
-    }
-    let appended = Appended {
-        first_seq,
-        size,
-        checkpoint: checkpoint.clone(),
-    };
-    Ok((rows, checkpoint, appended))
+    batch.seal(signing, now_ms, force);
+    let appended = batch.appended();
+    Ok((batch, appended))
 }
 
 fn continue_with(
-    head: &mut Head,
+    head: Head,
     records: &[StoredRecord],
     checkpoint: Option<&SignedCheckpoint>,
-) -> Result<(Vec<RecordValues>, Option<SignedCheckpoint>, ()), StoreError> {
-    let mut rows = Vec::with_capacity(records.len());
+) -> Result<(Batch, ()), StoreError> {
+    let mut batch = Batch::after(head);
     for stored in records {
+        let head = &mut batch.head;
         let record = AuditRecord::decode(&stored.bytes)
             .map_err(|_| StoreError::corrupt("audit_records", "bytes"))?;
         let continues = stored.seq == head.frontier.size()
@@ -448,19 +520,23 @@ fn continue_with(
         if !continues {
             return Err(Kind::Conflict("audit_records").into());
         }
-        rows.push(values(&record, stored.leaf, stored.bytes.clone())?);
         head.frontier.push(stored.leaf);
         head.last_leaf = stored.leaf;
+        batch
+            .rows
+            .push(values(record, stored.leaf, stored.bytes.clone())?);
     }
     if let Some(cp) = checkpoint {
+        let head = &mut batch.head;
         if cp.checkpoint.size != head.frontier.size() || cp.checkpoint.root != head.frontier.root()
         {
             return Err(Kind::Conflict("audit_checkpoints").into());
         }
         head.checkpoint_size = cp.checkpoint.size;
         head.checkpoint_time_ms = cp.checkpoint.time_ms;
+        batch.checkpoint = Some(cp.clone());
     }
-    Ok((rows, checkpoint.cloned(), ()))
+    Ok((batch, ()))
 }
 
 #[derive(sqlx::FromRow)]
@@ -500,7 +576,7 @@ impl AuditStore for Store {
         force: bool,
     ) -> Result<Appended, StoreError> {
         Ok(locked_append!(self, |head| sequence(
-            &mut head, records, signing, now_ms, force
+            head, records, signing, now_ms, force
         )?))
     }
 
@@ -509,7 +585,7 @@ impl AuditStore for Store {
         records: &[StoredRecord],
         checkpoint: Option<&SignedCheckpoint>,
     ) -> Result<(), StoreError> {
-        locked_append!(self, |head| continue_with(&mut head, records, checkpoint)?);
+        locked_append!(self, |head| continue_with(head, records, checkpoint)?);
         Ok(())
     }
 
@@ -890,3 +966,6 @@ impl Iterator for Entries<'_> {
         })
     }
 }
+
+mod writer;
+pub use writer::AuditWriter;

@@ -23,6 +23,10 @@ pub(crate) enum Kind {
     OutOfRange(&'static str),
     #[error("conflicting entry in `{0}`")]
     Conflict(&'static str),
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("the database schema is missing or at another version ({0})")]
+    Schema(String),
     #[error("cannot create data directory: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -34,8 +34,9 @@ mod store;
 mod vault;
 
 pub use audit::{
-    Appended, AuditCursor, AuditQuery, AuditRow, AuditSigning, AuditStore, BlockingAudit,
-    NewAuditRecord, PAGE as AUDIT_PAGE, audit_consistency, audit_inclusion, verify_audit,
+    Appended, AuditCursor, AuditQuery, AuditRow, AuditSigning, AuditStore, AuditWriter,
+    BlockingAudit, NewAuditRecord, PAGE as AUDIT_PAGE, audit_consistency, audit_inclusion,
+    verify_audit,
 };
 pub use error::StoreError;
 pub use keys::{KeyLimits, KeyRecord, KeyStore};

@@ -19,8 +19,8 @@ use veil_audit::{
     verify_consistency, verify_file, write_export,
 };
 use veil_store::{
-    AuditQuery, AuditSigning, AuditStore, BlockingAudit, NewAuditRecord, PgConnectOptions, Store,
-    audit_consistency, audit_inclusion, verify_audit,
+    AuditQuery, AuditSigning, AuditStore, AuditWriter, BlockingAudit, NewAuditRecord,
+    PgConnectOptions, Store, audit_consistency, audit_inclusion, verify_audit,
 };
 
 /// Opens another handle (its own pool) on the same database: a second replica.
@@ -101,6 +101,8 @@ both!(
     export_verifies_offline,
     caller_sequenced_import_must_continue_the_log,
     concurrent_writers_share_one_sequence,
+    writer_and_other_writers_share_one_sequence,
+    writer_on_a_memory_store,
     data_release_is_one_call_and_signed,
     tamper_flipped_byte_is_modified,
     tamper_deleted_row_is_deleted,
@@ -467,6 +469,105 @@ async fn concurrent_writers_share_one_sequence(store: Store, opener: Opener) {
     }
 }
 
+/// The seq the log holds a request's record at.
+async fn seq_of(store: &Store, request_id: &str) -> u64 {
+    let found = store
+        .audit_query(&AuditQuery {
+            request_id: Some(request_id.into()),
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{request_id}");
+    found[0].0.seq
+}
+
+async fn writer_and_other_writers_share_one_sequence(store: Store, opener: Opener) {
+    let writer = AuditWriter::spawn(store.clone(), std::sync::Arc::new(signing(10)));
+    let other = opener.open().await;
+    // In turn: the writer's head goes stale when another handle appends, so its next batch
+    // finds the head moved, rolls back and is appended through the locked path.
+    assert_eq!(writer.append(request(0, Verdict::Allow)).await.unwrap(), 0);
+    let appended = other
+        .audit_append(&[request(1, Verdict::Allow)], &signing(10), 5_000, false)
+        .await
+        .unwrap();
+    assert_eq!(appended.first_seq, 1);
+    assert_eq!(writer.append(request(2, Verdict::Deny)).await.unwrap(), 2);
+    assert_eq!(writer.append(request(3, Verdict::Allow)).await.unwrap(), 3);
+    // At once: four tasks through the writer, one through the other handle.
+    let mut tasks = Vec::new();
+    for t in 0..4u64 {
+        let writer = writer.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..25 {
+                let id = 100 + t * 100 + i;
+                seqs.push((
+                    id,
+                    writer.append(request(id, Verdict::Allow)).await.unwrap(),
+                ));
+            }
+            seqs
+        }));
+    }
+    let handle = other.clone();
+    let others = tokio::spawn(async move {
+        for i in 0..20 {
+            handle
+                .audit_append(
+                    &[request(1000 + i, Verdict::Allow)],
+                    &signing(10),
+                    6_000,
+                    false,
+                )
+                .await
+                .unwrap();
+        }
+    });
+    let mut told = Vec::new();
+    for task in tasks {
+        told.extend(task.await.unwrap());
+    }
+    others.await.unwrap();
+    writer.close().await;
+    assert!(writer.is_closed());
+    // Every caller was told the seq its record holds.
+    for (id, seq) in &told {
+        assert_eq!(seq_of(&store, &format!("req-{id}")).await, *seq);
+    }
+    let report = verify(&store).await;
+    assert!(report.is_ok(), "{report:?}");
+    // Closing signed the tail.
+    assert_eq!((report.size, report.signed_size), (124, Some(124)));
+    // A closed writer refuses, it does not queue.
+    assert!(writer.append(request(9, Verdict::Allow)).await.is_err());
+    other.close().await;
+}
+
+async fn writer_on_a_memory_store(_: Store, _: Opener) {
+    let store = Store::open_in_memory().await.unwrap();
+    let writer = AuditWriter::spawn(store.clone(), std::sync::Arc::new(signing(4)));
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let writer = writer.clone();
+        tasks.push(tokio::spawn(async move {
+            writer.append(request(i, Verdict::Allow)).await.unwrap()
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..10).collect::<Vec<_>>());
+    writer.close().await;
+    let report = verify(&store).await;
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!((report.size, report.signed_size), (10, Some(10)));
+}
+
 async fn data_release_is_one_call_and_signed(store: Store, _: Opener) {
     let s = signing(1000);
     let release = DataReleaseEvent {
@@ -645,4 +746,96 @@ async fn tamper_replaced_checkpoint_fails(store: Store, _: Opener) {
         report.checkpoint_faults.iter().any(|f| f.size == 20),
         "{report:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_open_writes_nothing_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("veil.db");
+    let url = format!("sqlite:{}", path.display());
+    // No file: an error, and no file made.
+    let err = Store::open_read_only(&url).await.unwrap_err().to_string();
+    assert!(err.contains("no database file"), "{err}");
+    assert!(!path.exists());
+    // A database without Veil's schema: an error, and no schema made.
+    let mut conn = sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE other (x INTEGER)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let err = Store::open_read_only(&url).await.unwrap_err().to_string();
+    assert!(err.contains("no Veil schema"), "{err}");
+    std::fs::remove_file(&path).unwrap();
+    // Veil's log: read, verified, and left byte for byte as it was.
+    let store = Store::open_sqlite(&path).await.unwrap();
+    fill(&store, 30).await;
+    store.close().await;
+    let before = std::fs::read(&path).unwrap();
+    let reader = Store::open_read_only(&url).await.unwrap();
+    let report = verify(&reader).await;
+    assert!(report.is_ok() && report.size == 30, "{report:?}");
+    assert!(
+        reader
+            .audit_append(&[request(99, Verdict::Allow)], &signing(10), 7_000, false)
+            .await
+            .is_err(),
+        "a read-only store refuses writes"
+    );
+    reader.close().await;
+    assert!(std::fs::read(&path).unwrap() == before, "the file changed");
+    // A schema another build wrote (a migration this one does not know): an error.
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("UPDATE _sqlx_migrations SET version = 99999999999999 WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let err = Store::open_read_only(&url).await.unwrap_err().to_string();
+    assert!(err.contains("unknown to this build"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_open_writes_nothing_postgres() {
+    let Some((Opener::Postgres(options), url, schema)) = postgres().await else {
+        return;
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let schema_url = format!("{url}{sep}options[search_path]={schema}");
+    // An empty schema: an error, and nothing created in it.
+    let err = Store::open_read_only(&schema_url)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no Veil schema"), "{err}");
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+    )
+    .bind(&schema)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(tables, 0);
+    // Veil's log: read and verified; the session refuses writes.
+    let store = Store::open_postgres(options).await.unwrap();
+    fill(&store, 30).await;
+    let reader = Store::open_read_only(&schema_url).await.unwrap();
+    let report = verify(&reader).await;
+    assert!(report.is_ok() && report.size == 30, "{report:?}");
+    let err = reader
+        .audit_append(&[request(99, Verdict::Allow)], &signing(10), 7_000, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("read-only"), "{err}");
+    assert_eq!(store.audit_size().await.unwrap(), 30);
+    reader.close().await;
+    store.close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub enum AlertKind {
     /// Requests, tokens or findings far above the principal's own baseline.
     Volume,
-    /// Many near-duplicate prompts (SimHash within a small Hamming distance).
+    /// Many near-duplicate prompts (MinHash estimate of Jaccard similarity above a floor).
     NearDuplicates,
     /// One template with many different values in its slot.
     Enumeration,
@@ -134,7 +134,7 @@ impl Recommendation {
 pub struct Evidence {
     /// Named counts (`requests`, `baseline_requests`, `threshold`, `class:EMAIL_ADDRESS`, …).
     pub counts: BTreeMap<String, f64>,
-    /// Named keyed hashes (`simhash`, `template`, …), 16 hex digits each.
+    /// Named keyed hashes (`minhash`, `template`, …), 16 hex digits each.
     pub hashes: BTreeMap<String, String>,
 }
 

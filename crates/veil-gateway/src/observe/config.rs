@@ -115,14 +115,16 @@ impl Default for VolumeConfig {
 }
 
 /// Near-duplicate detector settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NearDuplicatesConfig {
-    /// Fires when this many prompts in the window lie within `max_distance` of the latest;
-    /// `0` turns the detector off.
+    /// Fires when this many prompts in the window (the latest included) are at least
+    /// `min_similarity` alike; `0` turns the detector off.
     pub threshold: u64,
-    /// Largest SimHash Hamming distance (of 64 bits) that counts as a near duplicate.
-    pub max_distance: u32,
+    /// Smallest estimated Jaccard similarity of two prompts' content-word shingles (MinHash,
+    /// 64 minima) that counts as a near duplicate. Candidates come from locality-sensitive
+    /// hashing (32 bands of 2 minima), which finds pairs from about 0.25 up almost surely.
+    pub min_similarity: f64,
     /// Prompts with fewer words are not compared (greetings, health checks).
     pub min_words: u32,
     /// Most prompts remembered per key.
@@ -133,7 +135,7 @@ impl Default for NearDuplicatesConfig {
     fn default() -> Self {
         Self {
             threshold: 25,
-            max_distance: 12,
+            min_similarity: 0.3,
             min_words: 6,
             history: 256,
         }
@@ -277,8 +279,9 @@ impl AlertsConfig {
         if self.volume.factor.is_nan() || self.volume.factor < 1.0 {
             return Err(fail("volume.factor", "must be at least 1"));
         }
-        if self.near_duplicates.max_distance > 32 {
-            return Err(fail("near_duplicates.max_distance", "must be at most 32"));
+        let similarity = self.near_duplicates.min_similarity;
+        if !(similarity > 0.0 && similarity <= 1.0) {
+            return Err(fail("near_duplicates.min_similarity", "must be in (0, 1]"));
         }
         if self.near_duplicates.history == 0 {
             return Err(fail("near_duplicates.history", "must be positive"));

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use super::alert::{Alert, AlertKind, Evidence, Severity};
 use super::config::AlertsConfig;
-use super::features::{Features, hamming};
+use super::features::{Features, MINHASH_SIZE, MinHash};
 
 /// Buckets per window.
 const BUCKETS: i64 = 10;
@@ -26,6 +26,12 @@ const BASELINE_CLAMP: f64 = 2.0;
 
 /// Most client addresses remembered per principal.
 const ADDRESS_HISTORY: usize = 256;
+
+/// Locality-sensitive hashing of MinHash signatures: `BANDS` bands of `ROWS` minima. Two
+/// prompts become candidates when all minima of one band agree, which for Jaccard similarity
+/// `s` happens with probability `1 - (1 - s^2)^32`: 0.95 at 0.3, 0.9995 at 0.5, 0.73 at 0.2.
+const BANDS: usize = 32;
+const ROWS: usize = MINHASH_SIZE / BANDS;
 
 /// One finished exchange, as the detectors see it: ids, counts and hashes, never text.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -107,8 +113,8 @@ struct Principal {
     /// `(bucket index, counts)`, oldest first, at most [`BUCKETS`].
     buckets: VecDeque<(i64, Counts)>,
     baseline: Baseline,
-    /// `(at_ms, simhash)` of recent prompts.
-    simhashes: VecDeque<(i64, u64)>,
+    /// Recent prompts' signatures and their LSH index.
+    prompts: PromptIndex,
     /// `(at_ms, template, slot)` of recent templated prompts.
     templates: VecDeque<(i64, u64, u64)>,
     /// Client address -> last seen, unix ms.
@@ -165,7 +171,7 @@ impl Monitor {
                 last_ms: obs.at_ms,
                 buckets: VecDeque::new(),
                 baseline: Baseline::default(),
-                simhashes: VecDeque::new(),
+                prompts: PromptIndex::default(),
                 templates: VecDeque::new(),
                 addresses: HashMap::new(),
                 fired: HashMap::new(),
@@ -429,32 +435,35 @@ impl Principal {
         found: &mut Vec<Found>,
     ) {
         let near = &config.near_duplicates;
-        while self.simhashes.front().is_some_and(|(at, _)| *at < since) {
-            self.simhashes.pop_front();
-        }
-        let Some(features) = obs.features.filter(|f| f.words >= near.min_words) else {
+        self.prompts.expire(since);
+        let Some(features) = obs
+            .features
+            .filter(|f| f.words >= near.min_words && f.shingles > 0)
+        else {
             return;
         };
         if near.threshold == 0 {
             return;
         }
-        let similar = self
-            .simhashes
+        let bands = band_keys(&features.minhash);
+        let candidates = self.prompts.candidates(&bands);
+        let similar = candidates
             .iter()
-            .filter(|(_, h)| hamming(*h, features.simhash) <= near.max_distance)
+            .filter(|minhash| minhash.similarity(&features.minhash) >= near.min_similarity)
             .count() as u64;
-        if self.simhashes.len() >= near.history {
-            self.simhashes.pop_front();
-        }
-        self.simhashes.push_back((obs.at_ms, features.simhash));
+        let candidates = candidates.len();
+        self.prompts
+            .insert(obs.at_ms, features.minhash, bands, near.history);
         let cluster = similar + 1;
         if cluster >= near.threshold {
             let evidence = Evidence::default()
                 .count("near_duplicates", cluster as f64)
-                .count("compared", self.simhashes.len() as f64)
-                .count("max_distance", near.max_distance)
+                .count("candidates", candidates as f64)
+                .count("compared", self.prompts.len() as f64)
+                .count("min_similarity", near.min_similarity)
                 .count("threshold", near.threshold as f64)
-                .hash("simhash", features.simhash);
+                .count("shingles", f64::from(features.shingles))
+                .hash("minhash", features.minhash.digest());
             found.push((
                 AlertKind::NearDuplicates,
                 severity(Severity::Medium, cluster, near.threshold),
@@ -534,6 +543,72 @@ impl Principal {
                 severity(Severity::High, distinct, threshold),
                 evidence,
             ));
+        }
+    }
+}
+
+/// The LSH band keys of a signature: each band's minima hashed with the band's number.
+fn band_keys(minhash: &MinHash) -> [u64; BANDS] {
+    let mut keys = [0u64; BANDS];
+    for (band, (key, rows)) in keys
+        .iter_mut()
+        .zip(minhash.0.chunks_exact(ROWS))
+        .enumerate()
+    {
+        let mut x = band as u64;
+        for row in rows {
+            x = splitmix(x.rotate_left(32) ^ u64::from(*row));
+        }
+        *key = x;
+    }
+    keys
+}
+
+/// The SplitMix64 finaliser.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// One principal's recent prompt signatures with their LSH band keys, oldest first.
+///
+/// Candidates are the entries sharing a band key with the new prompt. With at most
+/// `history` entries (256 by default) the band keys are compared entry by entry: 32 × 256
+/// integer comparisons cost less than maintaining a hash map of buckets (one `Vec` per band
+/// and prompt), which measured 40× slower in the detector benchmark.
+#[derive(Debug, Default)]
+struct PromptIndex {
+    /// `(at_ms, signature, band keys)`.
+    entries: VecDeque<(i64, MinHash, [u64; BANDS])>,
+}
+
+impl PromptIndex {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Signatures of the remembered prompts sharing at least one band with `bands`.
+    fn candidates(&self, bands: &[u64; BANDS]) -> Vec<&MinHash> {
+        self.entries
+            .iter()
+            .filter(|(_, _, keys)| keys.iter().zip(bands).any(|(a, b)| a == b))
+            .map(|(_, minhash, _)| minhash)
+            .collect()
+    }
+
+    fn insert(&mut self, at_ms: i64, minhash: MinHash, bands: [u64; BANDS], history: usize) {
+        while self.entries.len() >= history.max(1) {
+            self.entries.pop_front();
+        }
+        self.entries.push_back((at_ms, minhash, bands));
+    }
+
+    /// Forgets prompts older than `since`.
+    fn expire(&mut self, since: i64) {
+        while self.entries.front().is_some_and(|(at, ..)| *at < since) {
+            self.entries.pop_front();
         }
     }
 }

@@ -2,8 +2,12 @@
 //! and counts only, never text.
 //!
 //! One pass over the words of the caller's latest prompt yields
-//! - a 64-bit SimHash over word unigrams and bigrams (near-duplicate prompts lie within a
-//!   small Hamming distance of each other),
+//! - a MinHash signature: the minima of [`MINHASH_SIZE`] hash functions over the prompt's
+//!   content-word 2-shingles (words lower-cased and crudely stemmed, stop words dropped, each
+//!   pair of neighbouring content words one shingle). The share of equal minima of two
+//!   signatures estimates the Jaccard similarity of their shingle sets, so reworded prompts
+//!   that keep most content words ("list every customer record" / "show all the customer
+//!   records") stay close while unrelated prompts share nothing,
 //! - a template signature: the prompt with its varying slots (words holding digits, `@`,
 //!   quoted spans, capitalised words inside a sentence) masked, hashed; and a hash of the
 //!   masked values (the slot) — one template with many slots is enumeration,
@@ -29,8 +33,10 @@ pub const SCAN_LIMIT: usize = 64 * 1024;
 pub struct Features {
     /// Words in the scanned prompt.
     pub words: u32,
-    /// SimHash of the prompt's word unigrams and bigrams.
-    pub simhash: u64,
+    /// Content-word 2-shingles hashed into the MinHash (0: no signature).
+    pub shingles: u32,
+    /// MinHash signature of the content-word shingles (all `u32::MAX` when there are none).
+    pub minhash: MinHash,
     /// Hash of the prompt with its slots masked; `None` when the prompt has no slot or
     /// fewer than [`MIN_TEMPLATE_WORDS`] fixed words.
     pub template: Option<u64>,
@@ -44,6 +50,113 @@ pub struct Features {
     pub logprobs: u32,
     /// `logit_bias` is set (with log probabilities, the known logit-extraction technique).
     pub logit_bias: bool,
+}
+
+/// Hash functions (minima) of a [`MinHash`] signature.
+pub const MINHASH_SIZE: usize = 64;
+
+/// A MinHash signature: for each of [`MINHASH_SIZE`] hash functions, the smallest value it
+/// takes over the prompt's shingles (the top 32 bits of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinHash(pub [u32; MINHASH_SIZE]);
+
+impl Default for MinHash {
+    fn default() -> Self {
+        Self([u32::MAX; MINHASH_SIZE])
+    }
+}
+
+impl MinHash {
+    /// Estimated Jaccard similarity of the two shingle sets: the share of equal minima.
+    pub fn similarity(&self, other: &Self) -> f64 {
+        let equal = self.0.iter().zip(&other.0).filter(|(a, b)| a == b).count();
+        equal as f64 / MINHASH_SIZE as f64
+    }
+
+    /// A 64-bit digest of the signature, for evidence (keyed, like every hash here).
+    pub fn digest(&self) -> u64 {
+        self.0
+            .iter()
+            .fold(0u64, |acc, m| mix(acc.rotate_left(29) ^ u64::from(*m)))
+    }
+
+    /// Adds one shingle (an already keyed 64-bit hash). Hash function `i` is the SplitMix64
+    /// finaliser of the shingle XOR a constant of its own, top 32 bits: a strong mix, because
+    /// MinHash needs functions that order any small set like random permutations would
+    /// (cheaper multiply-shift hashes overstated the similarity of prompts sharing half their
+    /// shingles in our tests).
+    fn add(&mut self, shingle: u64) {
+        for (min, seed) in self.0.iter_mut().zip(&SEEDS) {
+            let h = (mix(shingle ^ seed) >> 32) as u32;
+            *min = (*min).min(h);
+        }
+    }
+}
+
+/// SplitMix64 step `i` from a fixed seed: the constants of the MinHash hash functions.
+const fn splitmix(i: u64) -> u64 {
+    let mut x = 0x5eed_0fae_11ed_5eed_u64.wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+// INVARIANT: `i < MINHASH_SIZE`; the function only runs at compile time, where an index out
+// of bounds would fail the build.
+#[allow(clippy::indexing_slicing)]
+const fn seeds() -> [u64; MINHASH_SIZE] {
+    let mut out = [0u64; MINHASH_SIZE];
+    let mut i = 0;
+    while i < MINHASH_SIZE {
+        out[i] = splitmix(i as u64);
+        i += 1;
+    }
+    out
+}
+
+/// The constants of the [`MINHASH_SIZE`] hash functions.
+const SEEDS: [u64; MINHASH_SIZE] = seeds();
+
+/// English function words left out of shingles: a paraphrase changes them freely, and they
+/// would make unrelated prompts share shingles ("of the", "can you"). A short fixed list,
+/// sorted for binary search; written here rather than taken from a crate because the
+/// request path needs a byte-slice lookup without allocation.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "been", "but",
+    "by", "can", "could", "did", "do", "does", "each", "every", "for", "from", "had", "has",
+    "have", "he", "her", "here", "him", "his", "how", "i", "if", "in", "into", "is", "it", "its",
+    "just", "kindly", "me", "my", "no", "not", "of", "on", "or", "our", "please", "she", "should",
+    "so", "some", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
+    "those", "to", "us", "was", "we", "were", "what", "which", "who", "will", "with", "would",
+    "you", "your",
+];
+
+fn is_stop_word(lower: &[u8]) -> bool {
+    STOP_WORDS
+        .binary_search_by(|w| w.as_bytes().cmp(lower))
+        .is_ok()
+}
+
+/// A crude English suffix stripper, so that inflections of one word meet (`records` /
+/// `record`, `mentioning` / `mentions` / `mentioned`). Not a linguistic stemmer: it only has
+/// to map the forms a paraphrase swaps between onto one key, and a wrong stem costs nothing
+/// but a slightly different hash.
+fn stem(lower: &[u8]) -> &[u8] {
+    let n = lower.len();
+    let strip = |suffix: &[u8], min_len: usize| n >= min_len && lower.ends_with(suffix);
+    // "queries" and "query" both become "quer" ("ies" and "y" are cut).
+    let cut = if strip(b"sses", 6) {
+        2
+    } else if strip(b"ing", 6) || strip(b"ies", 5) || strip(b"ied", 5) {
+        3
+    } else if strip(b"ed", 5) {
+        2
+    } else if strip(b"y", 4) || (strip(b"s", 4) && !strip(b"ss", 4) && !strip(b"us", 4)) {
+        1
+    } else {
+        0
+    };
+    lower.get(..n - cut).unwrap_or(lower)
 }
 
 /// Fewest fixed (unmasked) words for a prompt to have a template: shorter prompts ("hi
@@ -164,18 +277,19 @@ impl Extractor {
 
     fn hash_state(&self) -> HashState {
         HashState {
-            simhash: SimHash::default(),
+            minhash: MinHash::default(),
+            shingles: 0,
+            previous_content: None,
             template: self.keys.clone(),
             slots: self.keys.clone(),
             fixed_words: 0,
             slot_count: 0,
             previous_slot: false,
-            previous_word: None,
         }
     }
 
     /// Scans one text for divergence markers; with a hash state, its words also feed the
-    /// SimHash and the template (several texts fed to one state read as one text).
+    /// MinHash and the template (several texts fed to one state read as one text).
     fn scan(&self, text: &str, mut hash: Option<&mut HashState>, features: &mut Features) {
         let text = prefix(text, SCAN_LIMIT);
         let mut sentence_start = true;
@@ -198,7 +312,9 @@ impl Extractor {
                 sentence_start |= ends_sentence;
                 continue;
             }
-            let word = self.word_hash(core);
+            let lower = ascii_lower(core);
+            let word = self.word_hash(core, lower.as_ref());
+            let content = !lower.as_ref().is_some_and(|l| is_stop_word(l.as_slice()));
             features.words = features.words.saturating_add(1);
             // Divergence markers.
             run = if run.0 == word && run.1 > 0 {
@@ -207,7 +323,7 @@ impl Extractor {
                 (word, 1)
             };
             features.longest_run = features.longest_run.max(run.1);
-            if let Some(lower) = ascii_lower(core) {
+            if let Some(lower) = &lower {
                 let lower = lower.as_slice();
                 if REPEAT_VERBS.iter().any(|v| v.as_bytes() == lower) {
                     verb = true;
@@ -220,7 +336,7 @@ impl Extractor {
             last_number = core.parse::<u64>().ok();
             if let Some(state) = hash.as_deref_mut() {
                 let is_slot = in_quote || opens_quote || is_slot_word(core, sentence_start);
-                state.add(word, is_slot);
+                state.add(word, is_slot, content);
             }
             if opens_quote && !in_quote {
                 in_quote = !closes_quote;
@@ -232,11 +348,11 @@ impl Extractor {
         features.repeat_request |= verb && unbounded;
     }
 
-    /// Keyed hash of a word, ASCII letters folded to lower case.
-    fn word_hash(&self, word: &str) -> u64 {
+    /// Keyed hash of a word, ASCII letters folded to lower case and stemmed.
+    fn word_hash(&self, word: &str, lower: Option<&Lower>) -> u64 {
         let mut hasher = self.keys.clone();
-        match ascii_lower(word) {
-            Some(lower) => hasher.write(lower.as_slice()),
+        match lower {
+            Some(lower) => hasher.write(stem(lower.as_slice())),
             None => {
                 for c in word.chars().flat_map(char::to_lowercase) {
                     hasher.write_u32(u32::from(c));
@@ -337,66 +453,29 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Charikar's SimHash accumulator: each feature hash votes +1/-1 on each of 64 bits.
-/// Written by hand: it is twenty lines, and the crates that offer it bring their own
-/// tokenizers and hashers we do not want on the request path.
-struct SimHash {
-    votes: [i32; 64],
-    features: u32,
-}
-
-impl Default for SimHash {
-    fn default() -> Self {
-        Self {
-            votes: [0; 64],
-            features: 0,
-        }
-    }
-}
-
-impl SimHash {
-    fn add(&mut self, hash: u64) {
-        for (bit, vote) in self.votes.iter_mut().enumerate() {
-            if (hash >> bit) & 1 == 1 {
-                *vote += 1;
-            } else {
-                *vote -= 1;
-            }
-        }
-        self.features += 1;
-    }
-
-    /// The signature: bit `i` is set when feature hashes with bit `i` set were the majority.
-    fn signature(&self) -> u64 {
-        let mut out = 0u64;
-        for (bit, vote) in self.votes.iter().enumerate() {
-            if *vote > 0 {
-                out |= 1 << bit;
-            }
-        }
-        out
-    }
-}
-
 /// The hashed part of a scan, shared by every hashed text of one exchange.
 struct HashState {
-    simhash: SimHash,
+    minhash: MinHash,
+    shingles: u32,
+    /// The last content word, which the next one forms a shingle with.
+    previous_content: Option<u64>,
     template: std::hash::DefaultHasher,
     slots: std::hash::DefaultHasher,
     fixed_words: u32,
     slot_count: u32,
     previous_slot: bool,
-    previous_word: Option<u64>,
 }
 
 impl HashState {
-    fn add(&mut self, word: u64, is_slot: bool) {
-        // SimHash: unigrams and bigrams.
-        self.simhash.add(word);
-        if let Some(previous) = self.previous_word {
-            self.simhash.add(mix(previous.rotate_left(23) ^ word));
+    fn add(&mut self, word: u64, is_slot: bool, content: bool) {
+        // MinHash: 2-shingles of content words (stop words skipped, not breaking a pair).
+        if content {
+            if let Some(previous) = self.previous_content {
+                self.minhash.add(mix(previous.rotate_left(23) ^ word));
+                self.shingles = self.shingles.saturating_add(1);
+            }
+            self.previous_content = Some(word);
         }
-        self.previous_word = Some(word);
         // Template: fixed words in order, a run of slots as one marker.
         if is_slot {
             self.slots.write_u64(word);
@@ -412,9 +491,8 @@ impl HashState {
     }
 
     fn finish(self, features: &mut Features) {
-        if self.simhash.features > 0 {
-            features.simhash = self.simhash.signature();
-        }
+        features.shingles = self.shingles;
+        features.minhash = self.minhash;
         if self.slot_count > 0 && self.fixed_words >= MIN_TEMPLATE_WORDS {
             features.template = Some(self.template.finish());
             features.slot = self.slots.finish();
@@ -422,10 +500,5 @@ impl HashState {
     }
 }
 
-/// Bits that differ between two SimHashes.
-pub fn hamming(a: u64, b: u64) -> u32 {
-    (a ^ b).count_ones()
-}
-
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

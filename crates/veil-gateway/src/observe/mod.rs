@@ -46,7 +46,7 @@ pub use config::{
     NearDuplicatesConfig, ResolvedWebhook, Threshold, VolumeConfig, WebhookConfig,
 };
 pub use detect::{Monitor, Observation};
-pub use features::{Extractor, Features};
+pub use features::{Extractor, Features, MinHash};
 pub use webhook::{SIGNATURE_HEADER, sign};
 
 use crate::auth::unix_now;

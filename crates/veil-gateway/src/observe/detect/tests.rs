@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use super::*;
 use crate::observe::Recommendation;
 use crate::observe::features::Extractor;
+use crate::observe::features::tests::{expand, paraphrase_templates};
 
 const MINUTE: i64 = 60_000;
 
@@ -173,8 +174,67 @@ fn near_duplicate_prompts_fire() {
     assert_eq!(r.kinds(), [AlertKind::NearDuplicates]);
     let alert = &r.alerts[0];
     assert_eq!(alert.evidence.counts["near_duplicates"], 25.0);
-    assert_eq!(alert.evidence.hashes["simhash"].len(), 16);
+    assert_eq!(alert.evidence.hashes["minhash"].len(), 16);
     assert_eq!(alert.severity, Severity::Medium);
+}
+
+#[test]
+fn reworded_prompts_fire() {
+    // Each request of `testdata/monitoring/paraphrases.txt` asked in 60 different wordings,
+    // one every 5 seconds (inside one 5-minute window): no two prompts are equal, and not
+    // every pair of wordings is alike (see the features' test), so the alert comes once
+    // enough of them are.
+    for template in paraphrase_templates() {
+        let mut r = Replay::new(AlertsConfig::default());
+        let wordings: Vec<String> = (0..60).map(|n| expand(template, n * 7)).collect();
+        let mut distinct = wordings.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 60, "{template}");
+        for (i, text) in wordings.iter().enumerate() {
+            r.prompt("key_x", i as i64 * 5000, text);
+        }
+        assert_eq!(r.kinds(), [AlertKind::NearDuplicates], "{template}");
+        let evidence = &r.alerts[0].evidence;
+        assert!(evidence.counts["near_duplicates"] >= 25.0);
+        assert!(evidence.counts["candidates"] >= evidence.counts["near_duplicates"] - 1.0);
+        assert_eq!(evidence.hashes["minhash"].len(), 16);
+        // Evidence holds counts and hashes, never words of the prompts.
+        let json = serde_json::to_string(evidence).unwrap();
+        for word in [
+            "customer",
+            "salary",
+            "onboarding",
+            "medical",
+            "Springfield",
+            "Berlin",
+        ] {
+            assert!(!json.contains(word), "{json}");
+        }
+    }
+}
+
+#[test]
+fn varied_prompts_from_one_key_do_not_fire() {
+    // One busy key's varied work: the everyday prompts and one wording of each paraphrase
+    // request, one prompt every 2 seconds for 20 minutes, in a different order each round. A
+    // window holds 150 prompts: three or four exact repeats of each, and nothing else alike.
+    let mut r = Replay::new(AlertsConfig::default());
+    let mut prompts: Vec<String> = benign().iter().map(|t| t.to_string()).collect();
+    prompts.extend(paraphrase_templates().iter().map(|t| expand(t, 0)));
+    assert!(prompts.len() >= 40 && !prompts.len().is_multiple_of(7));
+    let mut at = 0;
+    for round in 0..12 {
+        for i in 0..prompts.len() {
+            r.prompt(
+                "key_busy",
+                at,
+                &prompts[(i * 7 + round * 3) % prompts.len()],
+            );
+            at += 2_000;
+        }
+    }
+    assert!(r.alerts.is_empty(), "{:?}", r.kinds());
 }
 
 #[test]

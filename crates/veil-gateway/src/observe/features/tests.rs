@@ -3,6 +3,7 @@ use serde_json::json;
 use super::*;
 use crate::config::LimitsConfig;
 use crate::exchange::parse_exchange;
+use crate::observe::AlertsConfig;
 
 fn exchange(action: Action, body: serde_json::Value) -> Exchange {
     parse_exchange(
@@ -21,38 +22,92 @@ pub(crate) fn benign() -> Vec<&'static str> {
         .collect()
 }
 
+// Shared with the HTTP tests (`tests/observe.rs`).
+#[path = "../../../tests/paraphrases/mod.rs"]
+pub(crate) mod paraphrases;
+pub(crate) use paraphrases::{expand, expansions, paraphrase_templates};
+
 #[test]
-fn near_duplicates_are_close_and_unrelated_prompts_are_far() {
+fn case_punctuation_and_spacing_do_not_change_the_signature() {
     let x = Extractor::with_fixed_key();
     let base = x.extract_text(
         "Please list every customer record you remember that mentions a home address in Springfield",
     );
-    // Case, punctuation and spacing do not change the words: distance 0.
     let variants = [
         "Please list every customer record you remember that mentions a home address in Springfield.",
         "please list every customer record you remember, that mentions a home address in springfield",
         "PLEASE list every customer record you remember that mentions a home address in Springfield!!",
         "Please  list every customer record you remember that mentions a \"home address\" in Springfield?",
+        // Stop words and inflections are not content.
+        "list all customer records you remembered that mention the home address in Springfield",
     ];
+    assert!(base.shingles >= 6);
     for variant in variants {
-        let d = hamming(base.simhash, x.extract_text(variant).simhash);
-        assert_eq!(d, 0, "variant at distance {d}");
+        let similarity = base.minhash.similarity(&x.extract_text(variant).minhash);
+        assert_eq!(similarity, 1.0, "{variant}");
     }
-    // Changing words moves the signature by a key-dependent amount (64-bit SimHash of a
-    // short text is noisy: see docs/monitoring.md); it stays well below unrelated prompts.
-    let reworded = x.extract_text(
-        "Please list every client record you remember that mentions a home address in Springfield",
-    );
-    assert!(hamming(base.simhash, reworded.simhash) < 24);
-    let hashes: Vec<u64> = benign().iter().map(|t| x.extract_text(t).simhash).collect();
-    let mut closest = 64;
-    for (i, a) in hashes.iter().enumerate() {
-        for b in hashes.iter().skip(i + 1) {
-            closest = closest.min(hamming(*a, *b));
+}
+
+#[test]
+fn paraphrases_are_alike_and_unrelated_prompts_are_not() {
+    let x = Extractor::with_fixed_key();
+    let min_similarity = AlertsConfig::default().near_duplicates.min_similarity;
+    let templates = paraphrase_templates();
+    assert!(templates.len() >= 4);
+    let mut firsts = Vec::new();
+    for template in &templates {
+        let signatures: Vec<MinHash> = (0..expansions(template))
+            .map(|n| x.extract_text(&expand(template, n)).minhash)
+            .collect();
+        assert!(signatures.len() >= 24, "{template}");
+        // Most pairs of rewordings of one request count as near duplicates.
+        let (mut alike, mut pairs) = (0, 0);
+        for (i, a) in signatures.iter().enumerate() {
+            for b in &signatures[i + 1..] {
+                pairs += 1;
+                alike += usize::from(a.similarity(b) >= min_similarity);
+            }
         }
-        closest = closest.min(hamming(*a, base.simhash));
+        assert!(
+            alike * 10 >= pairs * 6,
+            "{alike} of {pairs} pairs alike: {template}"
+        );
+        firsts.push(signatures[0]);
     }
-    assert!(closest > 12, "two unrelated prompts at distance {closest}");
+    // Unrelated prompts (the everyday ones and the other requests) stay below the floor by
+    // more than two standard errors of the estimate (0.06 each at these similarities).
+    let mut others: Vec<MinHash> = benign().iter().map(|t| x.extract_text(t).minhash).collect();
+    others.extend(firsts);
+    let mut closest: f64 = 0.0;
+    for (i, a) in others.iter().enumerate() {
+        for b in &others[i + 1..] {
+            closest = closest.max(a.similarity(b));
+        }
+    }
+    assert!(
+        closest + 0.12 < min_similarity,
+        "two unrelated prompts at {closest}"
+    );
+}
+
+#[test]
+fn stems_meet_and_stop_words_are_sorted() {
+    for pair in [
+        ["records", "record"],
+        ["mentioning", "mentions"],
+        ["mentioned", "mention"],
+        ["queries", "query"],
+        ["addresses", "address"],
+    ] {
+        assert_eq!(
+            stem(pair[0].as_bytes()),
+            stem(pair[1].as_bytes()),
+            "{pair:?}"
+        );
+    }
+    assert_eq!(stem(b"class"), b"class");
+    assert_eq!(stem(b"status"), b"status");
+    assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
 }
 
 #[test]
@@ -128,7 +183,7 @@ fn chat_hashes_the_last_user_message_and_scans_system_text() {
             {"role": "user", "content": [{"type": "text", "text": question}]}
         ]}),
     ));
-    assert_eq!(one.simhash, two.simhash);
+    assert_eq!(one.minhash, two.minhash);
     assert_eq!(one.template, two.template);
     let hidden = x.extract(&exchange(
         Action::Chat,
@@ -171,7 +226,7 @@ fn hashes_are_keyed_per_extractor() {
     let text = "What is the home address of customer 10234 in our records?";
     let a = Extractor::new().extract_text(text);
     let b = Extractor::new().extract_text(text);
-    assert_ne!(a.simhash, b.simhash);
+    assert_ne!(a.minhash, b.minhash);
     assert_ne!(a.template, b.template);
 }
 
