@@ -308,7 +308,7 @@ pub fn features(canonical: &str, hash_bits: u32, out: &mut Vec<u32>) {
 ///
 /// The order matters: [`Model::logit`] sums the weights in it, and `f32` addition is not
 /// associative, so an unordered accumulation (a hash set) would move scores in the last bits.
-/// A long text yields thousands of ids; for those a bitset over the id space (2^18 bits, 32 KiB,
+/// A long text yields thousands of ids; for those a bitset over the id space (2^20 bits, 128 KiB,
 /// for the embedded model) gives the same ascending, de-duplicated list in linear time, where
 /// the comparison sort was the largest cost of scoring a 2 KB prompt. Short lists keep the sort:
 /// it is cheaper than clearing and scanning the bitset.
