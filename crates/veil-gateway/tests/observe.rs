@@ -312,7 +312,10 @@ async fn reworded_prompts_over_http() {
     // key is random, so the similarity estimates vary a little from run to run: the test
     // asks for 12 alike where the detector core's test (fixed key) shows 25 of 30.
     let h = Harness::start("[alerts.near_duplicates]\nthreshold = 12\n", None).await;
-    let template = paraphrases::paraphrase_templates()[0];
+    // The second template (a payroll question): the first asks the model to recite the
+    // customer records it remembers, which the guard rightly scores as an extraction attempt
+    // and the default policy refuses before the near-duplicate detector sees a pattern.
+    let template = paraphrases::paraphrase_templates()[1];
     for n in 0..30 {
         assert_eq!(h.say(&paraphrases::expand(template, n * 7)).await, 200);
     }

@@ -748,6 +748,24 @@ async fn tamper_replaced_checkpoint_fails(store: Store, _: Opener) {
     );
 }
 
+/// The database file once the writer's last connection has really gone: SQLite checkpoints
+/// the WAL into the main file when that connection closes, on sqlx's worker thread, which can
+/// finish after `Store::close` returns. Waits for the WAL file to go and for two reads 50 ms
+/// apart to agree (at most 5 s), so that a later change can only come from the reader.
+async fn settled(path: &std::path::Path) -> Vec<u8> {
+    let wal = path.with_extension("db-wal");
+    let mut last = std::fs::read(path).unwrap();
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let now = std::fs::read(path).unwrap();
+        if now == last && !wal.exists() {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_open_writes_nothing_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -773,7 +791,7 @@ async fn read_only_open_writes_nothing_sqlite() {
     let store = Store::open_sqlite(&path).await.unwrap();
     fill(&store, 30).await;
     store.close().await;
-    let before = std::fs::read(&path).unwrap();
+    let before = settled(&path).await;
     let reader = Store::open_read_only(&url).await.unwrap();
     let report = verify(&reader).await;
     assert!(report.is_ok() && report.size == 30, "{report:?}");
