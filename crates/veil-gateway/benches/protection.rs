@@ -15,12 +15,18 @@
 //!
 //! `--cpu N` instead measures CPU time per request (JSON answers): N requests per target,
 //! closed loop at `--concurrency`, three rounds, and nothing else (see `common/cpu.rs`).
+
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing
 )]
+
+// The allocator the `veil` binary uses (crates/veil-cli/src/main.rs), so the bench measures
+// what ships.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common {
     pub mod cpu;
