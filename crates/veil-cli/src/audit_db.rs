@@ -35,11 +35,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// file is an error, not a new empty log that would verify; no migration runs (a schema at
 /// another version is an error), and the checked database stays byte for byte as it was.
 async fn open(args: &StoreArgs) -> anyhow::Result<(Store, Config)> {
-    let config = crate::serve::load_config(
-        args.config.as_deref(),
-        args.data_dir.clone(),
-        args.database_url.clone(),
-    )?;
+    let config = args.load()?;
     if config.store.database_url.is_none() {
         let db = config.server.data_dir.join("veil.db");
         if !db.is_file() {

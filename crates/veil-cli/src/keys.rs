@@ -25,6 +25,18 @@ pub struct StoreArgs {
     pub database_url: Option<String>,
 }
 
+impl StoreArgs {
+    /// The configuration (file, environment and defaults) with these flags applied; touches
+    /// nothing on disk.
+    pub fn load(&self) -> anyhow::Result<Config> {
+        crate::serve::load_config(
+            self.config.as_deref(),
+            self.data_dir.clone(),
+            self.database_url.clone(),
+        )
+    }
+}
+
 /// `veil keys` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -84,11 +96,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// The configuration with `args` applied; prepares the data directory when the store is the
 /// SQLite file in it (shared by `veil keys` and `veil dp`).
 pub fn store_config(args: &StoreArgs) -> anyhow::Result<Config> {
-    let config = crate::serve::load_config(
-        args.config.as_deref(),
-        args.data_dir.clone(),
-        args.database_url.clone(),
-    )?;
+    let config = args.load()?;
     if config.store.database_url.is_none() {
         ensure_data_dir(&config.server.data_dir).context("cannot prepare the data directory")?;
     }
