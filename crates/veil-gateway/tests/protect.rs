@@ -987,6 +987,12 @@ fn random_sensitive_values_never_reach_the_upstream() {
         proptest::collection::vec(0usize..1000, 6),
         proptest::collection::vec(proptest::sample::select(vec!["user", "system", "tool"]), 3),
     );
+    // Word salad carrying an e-mail address sometimes scores as an injection with the guard's
+    // classifier (e.g. 0.89 for "the today the the with the <email> the today"), and the
+    // default policy then refuses the request: nothing reaches the upstream, which keeps the
+    // promise under test. Such refusals are counted and bounded, so that a gateway refusing
+    // everything would still fail.
+    let refused = std::sync::atomic::AtomicUsize::new(0);
     let mut runner = TestRunner::new(RunnerConfig::with_cases(24));
     runner
         .run(&strategy, |(words, emails, cards, places, roles)| {
@@ -1014,6 +1020,11 @@ fn random_sensitive_values_never_reach_the_upstream() {
                 .collect::<Vec<_>>()});
             let before = h.upstream.received().len();
             let status = runtime.block_on(async { h.chat(&key, &body).await.status() });
+            if status == 403 {
+                prop_assert_eq!(h.upstream.received().len(), before, "a refusal forwarded");
+                refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(());
+            }
             prop_assert_eq!(status, 200);
             let received = h.upstream.received();
             let sent = serde_json::to_string(&received[before..]).unwrap();
@@ -1050,6 +1061,8 @@ fn random_sensitive_values_never_reach_the_upstream() {
             Ok(())
         })
         .unwrap();
+    let refused = refused.into_inner();
+    assert!(refused <= 6, "{refused} of 24 random prompts refused");
 }
 
 /// A 16-digit card number starting with 4 whose last digit makes the Luhn sum right.
