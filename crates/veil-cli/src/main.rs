@@ -68,6 +68,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Err(missing) = check_cpu() {
+        eprintln!(
+            "veil: error: this build needs a CPU with {missing} (x86-64-v3, set in \
+             .cargo/config.toml); rebuild with RUSTFLAGS=\"-C target-cpu=x86-64\" for this CPU"
+        );
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Classes => classes(),
@@ -91,6 +98,24 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The build targets x86-64-v3 (`.cargo/config.toml`); say so plainly on an older CPU instead
+/// of dying on an illegal instruction somewhere later.
+#[cfg(target_arch = "x86_64")]
+fn check_cpu() -> Result<(), &'static str> {
+    if cfg!(target_feature = "avx2") && !std::is_x86_feature_detected!("avx2") {
+        return Err("AVX2");
+    }
+    if cfg!(target_feature = "fma") && !std::is_x86_feature_detected!("fma") {
+        return Err("FMA");
+    }
+    Ok(())
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn check_cpu() -> Result<(), &'static str> {
+    Ok(())
 }
 
 fn classes() -> anyhow::Result<ExitCode> {
