@@ -1,7 +1,7 @@
 //! The tagger's view of a document: tokens, list flags, shapes, and hashed features.
 
 use super::gazetteer::{Gazetteer, flag};
-use super::token::{Token, shape_code, tokenize};
+use super::token::{Token, tokenize};
 
 /// Tag set: BIO over the four classes.
 pub(crate) const N_LABELS: usize = 9;
@@ -29,7 +29,6 @@ pub(crate) enum Casing {
 pub(crate) struct Doc<'a> {
     pub tokens: Vec<Token<'a>>,
     pub flags: Vec<u32>,
-    pub shapes: Vec<u32>,
     pub casing: Casing,
     /// Tokens inside technical strings (e-mail addresses, URLs, paths, identifiers with
     /// digits such as `EMP-001234`): never part of a name; the pattern recognizers own them.
@@ -69,10 +68,8 @@ impl<'a> Doc<'a> {
     pub(crate) fn new(text: &'a str, gazetteer: &Gazetteer) -> Self {
         let tokens = tokenize(text);
         let flags = gazetteer.annotate(&tokens);
-        let mut shapes = Vec::with_capacity(tokens.len());
         let (mut lower, mut upper, mut cased) = (0usize, 0usize, 0usize);
         for t in &tokens {
-            shapes.push(shape_code(text.get(t.bytes.clone()).unwrap_or_default()));
             if t.is_word && (t.has_lower || t.has_upper) {
                 cased += 1;
                 lower += usize::from(!t.has_upper);
@@ -107,7 +104,6 @@ impl<'a> Doc<'a> {
         Doc {
             tokens,
             flags,
-            shapes,
             casing,
             blocked,
         }
@@ -123,6 +119,10 @@ impl<'a> Doc<'a> {
             .and_then(|i| self.flags.get(i))
             .copied()
             .unwrap_or(0)
+    }
+
+    fn punct_at(&self, i: usize) -> u8 {
+        self.tokens.get(i).map_or(0, |t| t.punct)
     }
 
     fn lower_at(&self, i: isize) -> &str {
@@ -145,9 +145,8 @@ impl<'a> Doc<'a> {
     fn shape_at(&self, i: isize) -> u32 {
         usize::try_from(i)
             .ok()
-            .and_then(|i| self.shapes.get(i))
-            .copied()
-            .unwrap_or(u32::MAX)
+            .and_then(|i| self.tokens.get(i))
+            .map_or(u32::MAX, |t| t.shape)
     }
 
     /// Whether token `i` starts a sentence or a line.
@@ -162,7 +161,7 @@ impl<'a> Doc<'a> {
             || self
                 .tokens
                 .get(i - 1)
-                .is_some_and(|p| matches!(p.lower.as_ref(), "." | "!" | "?" | ":" | "\"" | ";"))
+                .is_some_and(|p| matches!(p.punct, b'.' | b'!' | b'?' | b':' | b'"' | b';'))
     }
 
     /// Whether the tagger looks at token `i` at all. Tokens it skips are `O`: lower-case
@@ -178,11 +177,11 @@ impl<'a> Doc<'a> {
         if prev != O {
             // A period continues a name only after a short word ("St.", "Inc.", "J."); a
             // sentence end does not.
-            if t.lower.as_ref() == "." {
+            if t.punct == b'.' {
                 return i > 0 && super::abbreviation(self, i - 1);
             }
             // `jane.doe@corp`: what follows an `@` is a host, not the rest of a name.
-            return t.lower.as_ref() != "@";
+            return t.punct != b'@';
         }
         if !t.is_word || t.has_digit {
             return false;
@@ -210,11 +209,7 @@ impl<'a> Doc<'a> {
             return [0; N_SMALL_TEMPLATES];
         };
         let casing = self.casing as usize;
-        let n_chars = if t.lower.is_ascii() {
-            t.lower.len()
-        } else {
-            t.lower.chars().count()
-        };
+        let n_chars = t.n_chars as usize;
         let b = |v: bool| usize::from(v);
         [
             0,
@@ -242,8 +237,7 @@ impl<'a> Doc<'a> {
         out.push(H::new(3).w(self.hash_at(ii + 1)).finish());
         out.push(H::new(4).w(self.hash_at(ii - 2)).finish());
         out.push(H::new(5).w(self.hash_at(ii + 2)).finish());
-        let n_chars = w0.chars().count();
-        if n_chars > 3 {
+        if t.n_chars > 3 {
             let suf = w0.char_indices().rev().nth(2).map_or(0, |(b, _)| b);
             let pre = w0.char_indices().nth(3).map_or(w0.len(), |(b, _)| b);
             out.push(H::new(6).s(w0.get(suf..).unwrap_or_default()).finish());
@@ -269,7 +263,7 @@ impl<'a> Doc<'a> {
         out.push(H::new(16).w(self.hash_at(ii - 1)).u(s0).finish());
         out.push(H::new(17).w(self.hash_at(ii + 1)).u(s0).finish());
         out.push(H::new(21).u(f0 & !flag::INTERNAL).u(casing).finish());
-        if self.lower_at(ii + 1) == "'" && self.lower_at(ii + 2) == "s" {
+        if self.punct_at(i + 1) == b'\'' && self.lower_at(ii + 2) == "s" {
             out.push(H::new(22).w(self.hash_at(ii + 3)).finish());
         }
         out.push(
