@@ -9,7 +9,7 @@ Run from the repository root:
     /tmp/venv-names/bin/python crates/veil-detect/data/names/build_gazetteers.py
 
 Sources and licences are listed in LICENSES.md beside this script. Hand-written lists
-(organization keywords, nationalities, religions, political groups, medical eponyms, products) live in
+(organization keywords, nationalities, religions, political groups, medical eponyms) live in
 `hand/` and are copied through, sorted and de-duplicated.
 
 A stable seventh of the Faker names ("unseen" names, see `is_unseen`) is deliberately left out
@@ -122,10 +122,9 @@ def main() -> None:
     write("location.txt", places)
 
     write("org_keywords.txt", hand("org_keywords.txt"))
-    write("org_names.txt", hand("org_names.txt") + hand("org_names_more.txt"))
+    write("org_names.txt", hand("org_names.txt"))
     write("nrp.txt", hand("nrp.txt"))
     write("eponyms.txt", hand("eponyms.txt"))
-    write("products.txt", hand("products.txt"))
     # Common words: Faker's English lorem words, our hand list, and every lower-case
     # alphabetic English dictionary word (SCOWL via Debian's `wamerican`), which covers the
     # ambiguous ones that are also names or places ("normal", "mobile", "bill", "rose") and

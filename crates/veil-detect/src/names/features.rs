@@ -266,6 +266,12 @@ impl<'a> Doc<'a> {
         if self.punct_at(i + 1) == b'\'' && self.lower_at(ii + 2) == "s" {
             out.push(H::new(22).w(self.hash_at(ii + 3)).finish());
         }
+        out.push(
+            H::new(24)
+                .w(self.hash_at(ii - 1))
+                .w(self.hash_at(ii + 1))
+                .finish(),
+        );
         // What this word and its neighbours are in the lists, together ("FIRST then LAST").
         let m = flag::NAMEISH | flag::COMMON | flag::ORG_KW | flag::TITLE;
         out.push(H::new(25).u(f0 & m).u(self.flags_at(ii + 1) & m).finish());

@@ -41,8 +41,6 @@ pub(crate) mod flag {
     pub const STOP: u32 = 1 << 19;
     /// A small word or sign that may sit inside a name (`CONNECTORS`; internal).
     pub const CONNECTOR: u32 = 1 << 20;
-    /// A product name ("Photoshop", "Jira"; `products.txt`).
-    pub const PRODUCT: u32 = 1 << 21;
     /// Bits the tagger's features do not see (they steer the rules around it).
     pub const INTERNAL: u32 = MW_START | STOP | CONNECTOR;
     /// Bits that make a token worth tagging even when it is lower-case.
@@ -177,7 +175,6 @@ struct Lists {
     org_keywords: &'static str,
     nrp: &'static str,
     eponyms: &'static str,
-    products: &'static str,
     common: &'static str,
 }
 
@@ -189,7 +186,6 @@ const LISTS: Lists = Lists {
     org_keywords: include_str!("../../data/names/org_keywords.txt"),
     nrp: include_str!("../../data/names/nrp.txt"),
     eponyms: include_str!("../../data/names/eponyms.txt"),
-    products: include_str!("../../data/names/products.txt"),
     common: include_str!("../../data/names/common_words.txt"),
 };
 
@@ -233,7 +229,6 @@ impl Gazetteer {
         g.add_list(LISTS.org_keywords, flag::ORG_KW, (0, 0));
         g.add_list(LISTS.nrp, flag::NRP, (flag::M_NRP_B, flag::M_NRP_I));
         g.add_list(LISTS.eponyms, flag::EPONYM, (0, 0));
-        g.add_list(LISTS.products, flag::PRODUCT, (0, 0));
         g.add_list(LISTS.common, flag::COMMON, (0, 0));
         for t in HONORIFICS.iter().chain(TITLES) {
             *g.single.entry(word_hash(t)).or_default() |= flag::TITLE;

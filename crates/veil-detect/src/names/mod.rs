@@ -333,16 +333,7 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             .tokens
             .get(toks.start)
             .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
-        // A lone product name ("My Photoshop", "a Jira ticket") is no person unless an
-        // honorific says so ("Mr. Kindle").
-        let product = class == 1
-            && doc
-                .flags
-                .get(toks.start)
-                .is_some_and(|f| f & flag::PRODUCT != 0)
-            && !trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w));
-        if end - toks.start == 1 && (scheme || product || words().all(|(_, f)| f & flag::STOP != 0))
-        {
+        if end - toks.start == 1 && (scheme || words().all(|(_, f)| f & flag::STOP != 0)) {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
             }
@@ -530,24 +521,15 @@ pub(crate) fn abbreviation(doc: &Doc, i: usize) -> bool {
             || matches!(t.lower.as_ref(), "st" | "ste" | "mt" | "ft"))
 }
 
-/// Un-tags PERSON spans that are medical eponyms used as such ("Parkinson's disease",
-/// "Apgar score"), including a capitalized common word the tagger joined to the eponym
-/// at a sentence start ("Discussed Wilson's disease").
+/// Un-tags single-word PERSON spans that are medical eponyms used as such
+/// ("Parkinson's disease", "Apgar score").
 fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
     for (class, toks) in spans_of(labels) {
-        if class != 1 {
+        if class != 1 || toks.len() != 1 {
             continue;
         }
-        let i = toks.end - 1;
+        let i = toks.start;
         if doc.flags.get(i).copied().unwrap_or(0) & flag::EPONYM == 0 {
-            continue;
-        }
-        let lead_common = (toks.start..i).all(|k| {
-            doc.flags
-                .get(k)
-                .is_some_and(|f| f & flag::COMMON != 0 && f & (flag::FIRST | flag::LAST) == 0)
-        });
-        if !lead_common {
             continue;
         }
         let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
@@ -555,10 +537,10 @@ fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
         if lower(next) == "'" || lower(next) == "’" {
             next += if lower(next + 1) == "s" { 2 } else { 1 };
         }
-        if EPONYM_HEADS.contains(&lower(next)) {
-            for l in labels.iter_mut().take(toks.end).skip(toks.start) {
-                *l = O;
-            }
+        if EPONYM_HEADS.contains(&lower(next))
+            && let Some(l) = labels.get_mut(i)
+        {
+            *l = O;
         }
     }
 }
