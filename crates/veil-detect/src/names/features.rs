@@ -40,15 +40,27 @@ fn technical(chunk: &str) -> bool {
     const TLDS: &[&str] = &[
         ".com", ".org", ".net", ".io", ".gov", ".edu", ".co.", ".ai", ".dev",
     ];
-    // One pass over the bytes for the single-character signs.
+    // One pass over the bytes for the single-character signs. Only a period followed by a
+    // letter can start a domain ending (".com"), or a chunk starting with "www."; a word
+    // ending a sentence ("Denver.") needs no lower-casing and no search (that search was
+    // ~2.5% of the run on name-dense text).
     let mut dot = false;
+    let mut prev_dot = false;
     for b in chunk.bytes() {
         match b {
             b'/' | b'\\' | b'_' | b'0'..=b'9' => return true,
-            b'.' => dot = true,
+            b'.' => {
+                prev_dot = true;
+                continue;
+            }
+            b if prev_dot && b.is_ascii_alphabetic() => dot = true,
             _ => {}
         }
+        prev_dot = false;
     }
+    dot |= chunk
+        .get(..4)
+        .is_some_and(|w| w.eq_ignore_ascii_case("www."));
     // An e-mail address (a dotted domain after the `@`) belongs to the e-mail recognizer;
     // `user=jane.doe@corp` is no address, so no recognizer but this one would find the name.
     let address = chunk.split_once('@').is_some_and(|(local, domain)| {
@@ -223,9 +235,11 @@ impl<'a> Doc<'a> {
     }
 
     /// The features of token `i` that do not depend on earlier decisions (besides
-    /// [`Doc::small_features`]).
-    pub(crate) fn static_features(&self, i: usize, out: &mut Vec<u32>) {
+    /// [`Doc::small_features`]): hashed keys in `out`, and in `small` the indices (into
+    /// [`small_keys`]) of the list-membership features, which take few values.
+    pub(crate) fn static_features(&self, i: usize, out: &mut Vec<u32>, small: &mut Vec<usize>) {
         out.clear();
+        small.clear();
         let Some(t) = self.tokens.get(i) else {
             return;
         };
@@ -257,7 +271,7 @@ impl<'a> Doc<'a> {
             while bits != 0 {
                 let b = bits.trailing_zeros();
                 bits &= bits - 1;
-                out.push(H::new(tmpl).u(b).u(casing).finish());
+                small.push(flag_index(tmpl, b, casing));
             }
         }
         out.push(H::new(16).w(self.hash_at(ii - 1)).u(s0).finish());
@@ -290,7 +304,18 @@ impl<'a> Doc<'a> {
 
 /// How many templates [`Doc::small_features`] returns, and how many values they have in all.
 pub(crate) const N_SMALL_TEMPLATES: usize = 7;
-pub(crate) const N_SMALL: usize = 43 + N_LABELS * N_LABELS;
+const N_SMALL_FIXED: usize = 43 + N_LABELS * N_LABELS;
+/// Small features in all: those of [`Doc::small_features`], then one per list flag bit of
+/// the token and of each neighbour (templates 11, 12, 13) and document casing. These are the
+/// features most tokens have, and the model almost always knows them: as table rows they
+/// cost no hashing and no lookup in the large table (same weights, same sums).
+pub(crate) const N_SMALL: usize = N_SMALL_FIXED + 3 * 32 * 3;
+
+/// The index in [`small_keys`] of flag bit `bit` under template `tmpl` (11..=13) and
+/// casing `casing`.
+fn flag_index(tmpl: u32, bit: u32, casing: u32) -> usize {
+    N_SMALL_FIXED + ((tmpl.saturating_sub(11) * 32 + bit) * 3 + casing) as usize
+}
 
 /// The hashed key of every small feature, by index (see [`Doc::small_features`]); the
 /// model file stores their weights under these keys like any other feature's.
@@ -323,6 +348,14 @@ pub(crate) fn small_keys() -> Vec<u32> {
     for p1 in 0..N_LABELS as u32 {
         for p2 in 0..N_LABELS as u32 {
             keys.push(H::new(31).u(p1).u(p2).finish());
+        }
+    }
+    for tmpl in 11..=13u32 {
+        for bit in 0..32u32 {
+            for casing in 0..3u32 {
+                debug_assert_eq!(keys.len(), flag_index(tmpl, bit, casing));
+                keys.push(H::new(tmpl).u(bit).u(casing).finish());
+            }
         }
     }
     keys
