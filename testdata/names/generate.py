@@ -301,5 +301,5 @@ def generate(split: str, n_docs: int, seed: int):
 
 if __name__ == "__main__":
     generate("train", 10000, 7)
-    generate("dev", 800, 99)
+    generate("dev", 4000, 4242)
     generate("heldout", 1500, 20261126)

@@ -2,7 +2,10 @@
 //!
 //! Scores the names recognizer on a labelled corpus (default: the held-out split
 //! `testdata/names/heldout.jsonl`): strict span-level precision, recall and F1 per class,
-//! and throughput in MB/s on one core (best of five passes over the corpus text).
+//! and throughput in MB/s on one core (median of five passes over the corpus text;
+//! `NAMES_EVAL_PASSES` sets another count, which steadies the figure on a busy machine;
+//! `NAMES_EVAL_ONLY=analyzer` runs only the speed rows whose name contains that text, for
+//! a profiler).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,6 +18,13 @@ use std::time::Instant;
 
 use veil_detect::names::corpus;
 use veil_detect::{Analyzer, DataClass, NameRecognizer, Recognizer};
+
+// The allocator `veil` ships with (crates/veil-cli/src/main.rs), so the figures are those of
+// `veil scan` and `veil redact`: the recognizer allocates a few small vectors per document,
+// and on name-dense text (a document every ~120 bytes) glibc's malloc and free were ~5% of
+// the samples.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Ordinary prose without names (our own sentences), to dilute the corpus like real text.
 const PROSE: &[&str] = &[
@@ -46,6 +56,11 @@ fn main() {
     let r = NameRecognizer::new().unwrap();
     let mut counts = BTreeMap::new();
     let verbose = std::env::var_os("NAMES_EVAL_ERRORS").is_some();
+    let passes: usize = std::env::var("NAMES_EVAL_PASSES")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .filter(|&p| p > 0)
+        .unwrap_or(5);
     for d in &docs {
         let mut out = Vec::new();
         r.recognize(&d.text, &mut out);
@@ -133,12 +148,13 @@ fn main() {
             Box::new(|t: &str| patterns_only.analyze(t).len()),
         ),
     ];
-    for (run_name, run) in &runs {
+    let only = std::env::var("NAMES_EVAL_ONLY").unwrap_or_default();
+    for (run_name, run) in runs.iter().filter(|(n, _)| n.contains(only.as_str())) {
         for (name, texts) in [("held-out (name-dense)", &dense), ("mixed prose", &mixed)] {
             let bytes: usize = texts.iter().map(|t| t.len()).sum();
             let mut wall = Vec::new();
             let mut cpu = Vec::new();
-            for _ in 0..5 {
+            for _ in 0..passes {
                 let (t, c) = (Instant::now(), cpu_seconds());
                 let mut n = 0;
                 for text in texts.iter() {
@@ -161,7 +177,7 @@ fn main() {
                 "(too fast to time)".to_owned()
             };
             println!(
-                "{run_name}, {name}: {bytes} bytes, median of 5 passes: \
+                "{run_name}, {name}: {bytes} bytes, median of {passes} passes: \
                  {cpu_rate} of thread CPU time, {:.2} MB/s wall clock",
                 bytes as f64 / median(&mut wall) / 1e6
             );

@@ -199,6 +199,10 @@ pub(crate) struct Gazetteer {
     /// For each first word of a multi-word entry, a bit per entry length (in tokens) that
     /// starts with it, so a lookup only builds keys of lengths that exist.
     lengths: HashMap<u64, u64, BuildHasherDefault<FastHasher>>,
+    /// The flags of each one-character ASCII punctuation token, read from `single` once:
+    /// about a third of the tokens are punctuation, and a lookup in the large table costs a
+    /// cache miss.
+    punct: [u32; 128],
 }
 
 /// One hash for a run of tokens, from their word hashes.
@@ -216,6 +220,7 @@ impl Gazetteer {
             single: HashMap::with_capacity_and_hasher(100_000, Default::default()),
             multi: HashMap::default(),
             lengths: HashMap::default(),
+            punct: [0; 128],
         };
         g.add_list(LISTS.first, flag::FIRST, (flag::M_PER_B, flag::M_PER_I));
         g.add_list(LISTS.last, flag::LAST, (flag::M_PER_B, flag::M_PER_I));
@@ -236,6 +241,12 @@ impl Gazetteer {
         }
         for t in super::CONNECTORS {
             *g.single.entry(word_hash(t)).or_default() |= flag::CONNECTOR;
+        }
+        for (b, f) in (0u8..).zip(g.punct.iter_mut()) {
+            let c = [b];
+            if let Ok(s) = std::str::from_utf8(&c) {
+                *f = g.single.get(&word_hash(s)).copied().unwrap_or(0);
+            }
         }
         g
     }
@@ -268,7 +279,10 @@ impl Gazetteer {
     pub(crate) fn annotate(&self, tokens: &[Token<'_>]) -> Vec<u32> {
         let mut flags: Vec<u32> = tokens
             .iter()
-            .map(|t| self.single.get(&t.hash).copied().unwrap_or(0))
+            .map(|t| match t.punct {
+                0 => self.single.get(&t.hash).copied().unwrap_or(0),
+                b => self.punct.get(usize::from(b)).copied().unwrap_or(0),
+            })
             .collect();
         for i in 0..tokens.len() {
             if flags.get(i).copied().unwrap_or(0) & flag::MW_START == 0 {

@@ -265,8 +265,8 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             let Some(t) = doc.tokens.get(k) else { break };
             let f = doc.flags.get(k).copied().unwrap_or(0);
             let stopword = f & flag::STOP != 0;
-            let connector = f & (flag::CONNECTOR | flag::ORG_KW) != 0
-                || !stopword && t.lower.chars().count() <= 2;
+            let connector =
+                f & (flag::CONNECTOR | flag::ORG_KW) != 0 || !stopword && t.n_chars <= 2;
             if stopword {
                 end = k;
                 break;
@@ -289,7 +289,7 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             let Some(t) = doc.tokens.get(end - 1) else {
                 break;
             };
-            let keep_period = t.lower.as_ref() == "." && abbreviation(doc, end - 2);
+            let keep_period = t.punct == b'.' && abbreviation(doc, end - 2);
             let dangling = !t.is_word && !keep_period
                 || matches!(t.lower.as_ref(), "of" | "and" | "the" | "&" | "for");
             if !dangling {
@@ -394,11 +394,11 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
 fn middle_initial(doc: &Doc, i: usize) -> bool {
     doc.tokens
         .get(i)
-        .is_some_and(|t| t.is_word && !t.has_digit && t.lower.chars().count() == 1)
+        .is_some_and(|t| t.is_word && !t.has_digit && t.n_chars == 1)
         && doc
             .tokens
             .get(i + 1)
-            .is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
+            .is_some_and(|t| t.punct == b'.' && !t.space_before)
 }
 
 /// Whether the tokens `gap` between two person spans keep them one name: nothing but a
@@ -472,7 +472,7 @@ fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>)
             && doc
                 .tokens
                 .get(toks.end)
-                .is_some_and(|t| t.lower.as_ref() == "." && !t.space_before)
+                .is_some_and(|t| t.punct == b'.' && !t.space_before)
             && doc
                 .tokens
                 .get(k)
@@ -480,7 +480,7 @@ fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>)
             && doc
                 .tokens
                 .get(k + 1)
-                .is_none_or(|t| t.space_before || t.lower.as_ref() == "@")
+                .is_none_or(|t| t.space_before || t.punct == b'@')
             && labels.get(k).is_some_and(|&l| l == O || class_of(l) == 3);
         if handle {
             extra.push(k);
@@ -516,7 +516,7 @@ pub(crate) fn abbreviation(doc: &Doc, i: usize) -> bool {
     };
     let f = doc.flags.get(i).copied().unwrap_or(0);
     t.is_word
-        && (t.lower.chars().count() == 1
+        && (t.n_chars == 1
             || f & (flag::ORG_KW | flag::TITLE) != 0
             || matches!(t.lower.as_ref(), "st" | "ste" | "mt" | "ft"))
 }
@@ -566,7 +566,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
             for (k, t) in words.iter().enumerate() {
                 let f = doc.flags.get(toks.start + k).copied().unwrap_or(0);
                 let useful = t.is_word
-                    && t.lower.chars().count() >= 3
+                    && t.n_chars >= 3
                     && f & (flag::COMMON | flag::TITLE | flag::TRIGGER | flag::EPONYM) == 0;
                 if useful {
                     known.entry(seq_hash(std::slice::from_ref(t))).or_insert(1);
@@ -620,7 +620,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
 /// A title or trigger word right before token `i` (skipping one period), from our lists.
 fn trigger_before(doc: &Doc, i: usize) -> Option<&'static str> {
     let mut k = i.checked_sub(1)?;
-    if matches!(doc.tokens.get(k)?.lower.as_ref(), "." | ":") {
+    if matches!(doc.tokens.get(k)?.punct, b'.' | b':') {
         k = k.checked_sub(1)?;
     }
     if doc.flags.get(k)? & (flag::TITLE | flag::TRIGGER) == 0 {

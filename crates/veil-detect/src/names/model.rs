@@ -141,9 +141,9 @@ impl Model {
         self.weights.len()
     }
 
-    fn score(&self, small: &[usize], feats: &[u32], out: &mut Row) {
+    fn score(&self, small: &[usize], flags: &[usize], feats: &[u32], out: &mut Row) {
         let mut acc = [0i32; N_LABELS];
-        for row in small.iter().filter_map(|&k| self.small.get(k)) {
+        for row in small.iter().chain(flags).filter_map(|&k| self.small.get(k)) {
             for (a, w) in acc.iter_mut().zip(row) {
                 *a += i32::from(*w);
             }
@@ -166,15 +166,16 @@ impl Model {
         let mut labels = vec![O; doc.len()];
         let mut margins = vec![0f32; doc.len()];
         let mut feats = Vec::with_capacity(48);
+        let mut flags = Vec::with_capacity(24);
         let mut scores = [0f32; N_LABELS];
         let (mut p1, mut p2) = (O, O);
         for i in 0..doc.len() {
             let mut label = O;
             if doc.gated(i, p1) {
                 let small = doc.small_features(i, p1, p2);
-                doc.static_features(i, &mut feats);
+                doc.static_features(i, &mut feats, &mut flags);
                 doc.dynamic_features(i, p1, &mut feats);
-                self.score(&small, &feats, &mut scores);
+                self.score(&small, &flags, &feats, &mut scores);
                 let (best, margin) = best_allowed(&scores, p1);
                 label = best;
                 if let Some(m) = margins.get_mut(i) {
@@ -299,6 +300,7 @@ impl Trainer {
     /// One pass over one document; returns the number of token mistakes.
     pub(crate) fn learn(&mut self, doc: &Doc, gold: &[u8]) -> usize {
         let mut feats = Vec::with_capacity(48);
+        let mut flags = Vec::with_capacity(24);
         // The trainer sees the small features under their keys, like any other.
         let small_keys = small_keys();
         debug_assert_eq!(small_keys.len(), N_SMALL);
@@ -310,7 +312,7 @@ impl Trainer {
             let mut label = O;
             if doc.gated(i, p1) {
                 self.step += 1;
-                doc.static_features(i, &mut feats);
+                doc.static_features(i, &mut feats, &mut flags);
                 doc.dynamic_features(i, p1, &mut feats);
                 let mut k = 0;
                 feats.retain(|_| {
@@ -319,7 +321,12 @@ impl Trainer {
                     !(2..=5).contains(&k) || self.keep()
                 });
                 let small = doc.small_features(i, p1, p2);
-                feats.extend(small.iter().filter_map(|&k| small_keys.get(k)));
+                feats.extend(
+                    small
+                        .iter()
+                        .chain(&flags)
+                        .filter_map(|&k| small_keys.get(k)),
+                );
                 self.current(&feats, &mut scores);
                 label = best_allowed(&scores, p1).0;
                 if label != truth {

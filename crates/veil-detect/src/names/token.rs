@@ -29,6 +29,14 @@ pub(crate) struct Token<'a> {
     /// [`word_hash`] of `lower`: computed once, then used by every list lookup and every
     /// feature that looks at this token, from its own position and its neighbours'.
     pub hash: u64,
+    /// [`shape_code`] of the token's text, computed in the tokenizer's pass over it.
+    pub shape: u32,
+    /// Characters in `lower`: the rules ask "one letter?", "at most two?" for many tokens,
+    /// and counting them again each time decoded the text again.
+    pub n_chars: u32,
+    /// The byte of a one-character ASCII punctuation token, 0 for any other token: the
+    /// rules compare punctuation as a byte rather than as a string.
+    pub punct: u8,
 }
 
 /// A 64-bit hash of a lower-cased token (FNV-1a, then a final mix). The gazetteers are keyed
@@ -36,10 +44,18 @@ pub(crate) struct Token<'a> {
 /// are read once per document however many features use them. Collisions among the lists'
 /// 10^5 words are negligible at 64 bits.
 pub(crate) fn word_hash(lower: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = FNV_OFFSET;
     for b in lower.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
     }
+    mix(h)
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// The final mix of [`word_hash`].
+fn mix(mut h: u64) -> u64 {
     h ^= h >> 29;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^ (h >> 32)
@@ -174,6 +190,9 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token<'_>> {
             bytes: i..end,
             lower: Lower::Borrowed(lower),
             hash: word_hash(lower),
+            shape: u32::from(b'm'),
+            n_chars: 1,
+            punct: if b.is_ascii() { b } else { 0 },
             is_word: false,
             has_digit: false,
             init_upper: false,
@@ -223,32 +242,83 @@ fn word(text: &str, bytes: Range<usize>, newline_before: bool, space_before: boo
         newline_before,
         space_before,
         hash: 0,
+        shape: 0,
+        n_chars: 0,
+        punct: 0,
     };
     if s.is_ascii() {
+        // One pass: the case facts, the shape and the hash of the lower-cased bytes.
         t.init_upper = s.as_bytes().first().is_some_and(u8::is_ascii_uppercase);
+        let mut h = FNV_OFFSET;
+        let (mut code, mut n, mut last) = (0u32, 0u32, 0u8);
         for b in s.bytes() {
             t.has_digit |= b.is_ascii_digit();
             t.has_lower |= b.is_ascii_lowercase();
             t.has_upper |= b.is_ascii_uppercase();
+            h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+            // Written without branches: whether a letter starts a new run is as good as
+            // random, and a mispredicted branch here cost more than the rest of the loop.
+            let k = ascii_class(b);
+            let take = k != last && n < 4;
+            code = if take {
+                (code << 8) | u32::from(k)
+            } else {
+                code
+            };
+            last = if take { k } else { last };
+            n += u32::from(take);
         }
         if t.has_upper {
             t.lower = Lower::ascii(s);
         }
-    } else {
-        t.init_upper = s.chars().next().is_some_and(char::is_uppercase);
-        for c in s.chars() {
-            t.has_digit |= c.is_numeric();
-            t.has_lower |= c.is_lowercase();
-            t.has_upper |= c.is_uppercase();
-            t.non_ascii |= !c.is_ascii();
-        }
-        if t.has_upper {
-            t.lower = Lower::Owned(s.to_lowercase());
-        }
+        t.hash = mix(h);
+        t.shape = code;
+        t.n_chars = s.len() as u32;
+        return t;
+    }
+    t.init_upper = s.chars().next().is_some_and(char::is_uppercase);
+    for c in s.chars() {
+        t.has_digit |= c.is_numeric();
+        t.has_lower |= c.is_lowercase();
+        t.has_upper |= c.is_uppercase();
+        t.non_ascii |= !c.is_ascii();
+    }
+    if t.has_upper {
+        t.lower = Lower::Owned(s.to_lowercase());
     }
     t.hash = word_hash(&t.lower);
+    t.shape = shape_code(s);
+    t.n_chars = t.lower.chars().count() as u32;
     t
 }
+
+/// The shape class of an ASCII byte (`X`, `x`, `d` or `m`), from a table: a `match` on
+/// the ranges compiled to branches that the letters of real words mispredict.
+fn ascii_class(b: u8) -> u8 {
+    ASCII_CLASS.get(usize::from(b)).copied().unwrap_or(b'm')
+}
+
+// Indexing here runs during constant evaluation: an index out of range fails the build,
+// it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [b'm'; 128];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_uppercase() {
+            b'X'
+        } else if b.is_ascii_lowercase() {
+            b'x'
+        } else if b.is_ascii_digit() {
+            b'd'
+        } else {
+            b'm'
+        };
+        i += 1;
+    }
+    t
+};
 
 /// A short shape, packed in a `u32` (one byte a class, at most four):
 /// `Xxxx` -> `Xx`, `McDonald` -> `XxXx`, `IBM` -> `X`, `42` -> `d`.
@@ -258,12 +328,7 @@ pub(crate) fn shape_code(text: &str) -> u32 {
     let mut last = 0u8;
     if text.is_ascii() {
         for b in text.bytes() {
-            let k = match b {
-                b'A'..=b'Z' => b'X',
-                b'a'..=b'z' => b'x',
-                b'0'..=b'9' => b'd',
-                _ => b'm',
-            };
+            let k = ascii_class(b);
             if k != last {
                 code = (code << 8) | u32::from(k);
                 last = k;
