@@ -399,7 +399,7 @@ fn word_salad_with_addresses_is_not_flagged() {
         state ^= state << 17;
         (state % n as u64) as usize
     };
-    let mut word = |next: &mut dyn FnMut(usize) -> usize| -> String {
+    let word = |next: &mut dyn FnMut(usize) -> usize| -> String {
         (0..2 + next(7))
             .map(|_| char::from(b'a' + next(26) as u8))
             .collect()
