@@ -344,11 +344,16 @@ pub fn inspect(
             }
         };
         let injection = &mut inspection.findings.injection;
-        let slot = match profile {
-            veil_guard::Origin::User => &mut injection.caller,
-            veil_guard::Origin::Tool => &mut injection.tool,
-            veil_guard::Origin::Document => &mut injection.document,
+        // The guard's verdict under the origin's calibrated profile: what the default policy
+        // acts on (a NaN score cannot be compared with a threshold, so it counts as attack).
+        let (slot, attack) = match profile {
+            veil_guard::Origin::User => (&mut injection.caller, &mut injection.caller_attack),
+            veil_guard::Origin::Tool => (&mut injection.tool, &mut injection.tool_attack),
+            veil_guard::Origin::Document => {
+                (&mut injection.document, &mut injection.document_attack)
+            }
         };
+        *attack |= verdict.attack || verdict.score.is_nan();
         // NaN (a broken model) counts as the maximum, as policy's own conversion does.
         if verdict.score.is_nan() || verdict.score > *slot {
             *slot = if verdict.score.is_nan() {

@@ -38,7 +38,16 @@ use veil_guard::{
 const HASH_BITS: u32 = 20;
 const EPOCHS: usize = 4;
 const LEARNING_RATE: f32 = 0.5;
-const L2: f32 = 1e-5;
+/// L2 penalty per update. With set D in the pool, stronger regularisation carries better to a
+/// template set the classifier never saw (grouped out-of-fold TPR at 5% FPR: 1e-5 0.855,
+/// 1e-4 0.875, 3e-4 0.885, 5e-4 0.888, 1e-3 0.889, 3e-3 0.891; set D validation 0.903, 0.941,
+/// 0.941, 0.936, 0.927, 0.909). 2^21 weights gave +0.006 for twice the size; word trigrams and
+/// 2 or 8 epochs changed nothing that mattered.
+const L2: f32 = 5e-4;
+/// Benign hard cases (security talk, instructions, role-play) count twice in the classifier's
+/// loss: they hold most false positives at the thresholds that matter (grouped out-of-fold
+/// TPR at 5% FPR 0.886 against 0.888 once; set D validation 0.944 against 0.936).
+const HARD_COPIES: usize = 2;
 const CAL_L2: f64 = 1e-3;
 const CAL_ITERATIONS: usize = 4000;
 const CAL_STEP: f64 = 1.0;
@@ -118,6 +127,11 @@ fn fit(examples: &[&(Vec<u32>, f32)]) -> (f32, Vec<f32>) {
     (bias, w)
 }
 
+/// How many times a record enters the classifier's training list.
+fn copies(r: &Record) -> usize {
+    if r.hard { HARD_COPIES } else { 1 }
+}
+
 fn logit(bias: f32, w: &[f32], f: &[u32]) -> f32 {
     bias + f.iter().map(|&j| w[j as usize]).sum::<f32>() * feature_scale(f.len())
 }
@@ -127,6 +141,7 @@ fn main() {
     let mut pool = load("train.jsonl", "A");
     pool.extend(load("calib.jsonl", "A"));
     pool.extend(load("train_c.jsonl", "C"));
+    pool.extend(load("train_d.jsonl", "D"));
 
     // Features and rule hits, once.
     let rows: Vec<((Vec<u32>, f32), [bool; SignalKind::RULES.len()])> = pool
@@ -152,7 +167,7 @@ fn main() {
     for (k, group) in groups.iter().enumerate() {
         let train: Vec<&(Vec<u32>, f32)> = (0..pool.len())
             .filter(|&i| fold_of(i) != k)
-            .map(|i| &rows[i].0)
+            .flat_map(|i| std::iter::repeat_n(&rows[i].0, copies(&pool[i])))
             .collect();
         let (b, w) = fit(&train);
         for i in (0..pool.len()).filter(|&i| fold_of(i) == k) {
@@ -163,7 +178,10 @@ fn main() {
             .map(|i| (oof[i], pool[i].label == 1))
             .collect();
         match eval::auroc(&fold) {
-            Some(a) => eprintln!("fold {k} ({group}): classifier auroc {a:.4}"),
+            Some(a) => eprintln!(
+                "fold {k} ({group}): classifier auroc {a:.4}, tpr@5%fpr {:.4}",
+                eval::tpr_at_fpr(&fold, 0.05).1
+            ),
             None => eprintln!("fold {k} ({group}) done"),
         }
     }
@@ -221,7 +239,11 @@ fn main() {
     let content = t3.min(user);
 
     // 4. The shipped classifier: fitted on the whole pool.
-    let everything: Vec<&(Vec<u32>, f32)> = rows.iter().map(|r| &r.0).collect();
+    let everything: Vec<&(Vec<u32>, f32)> = rows
+        .iter()
+        .zip(&pool)
+        .flat_map(|(r, p)| std::iter::repeat_n(&r.0, copies(p)))
+        .collect();
     let (bias, w) = fit(&everything);
     let model = Model::new(
         HASH_BITS,
@@ -249,8 +271,9 @@ fn main() {
         .map(|s| (s.0, false))
         .collect();
     eprintln!(
-        "out-of-fold: auroc {:.4}; user threshold {user:.4} (fpr {:.4}, hard fpr {:.4}, tpr {:.4}); tool/document {content:.4} (fpr {:.4}, tpr {:.4})",
+        "out-of-fold: auroc {:.4}, tpr@5%fpr {:.4}; user threshold {user:.4} (fpr {:.4}, hard fpr {:.4}, tpr {:.4}); tool/document {content:.4} (fpr {:.4}, tpr {:.4})",
         eval::auroc(&all).unwrap(),
+        eval::tpr_at_fpr(&all, 0.05).1,
         eval::rate(&all, false, user),
         eval::rate(&hard_only, false, user),
         eval::rate(&all, true, user),
@@ -258,6 +281,50 @@ fn main() {
         eval::rate(&all, true, content),
     );
     eprintln!("wrote {} ({} bytes)", out.display(), bytes.len());
+
+    // 5. Set D's validation split (phrasings the training split never used): the figure
+    //    model settings were chosen on. Scored as shipped, with the rules.
+    let guard = Guard::with_model(&GuardConfig::default(), model).unwrap();
+    let val = load("val_d.jsonl", "D");
+    let val_scores: Vec<(f32, bool)> = val
+        .iter()
+        .map(|r| {
+            (
+                guard.score(&r.text, veil_guard::Origin::User).score,
+                r.label == 1,
+            )
+        })
+        .collect();
+    let (t5, tpr5) = eval::tpr_at_fpr(&val_scores, 0.05);
+    let (_, tpr1) = eval::tpr_at_fpr(&val_scores, 0.01);
+    let val_hard: Vec<(f32, bool)> = val
+        .iter()
+        .zip(&val_scores)
+        .filter(|(r, _)| r.hard)
+        .map(|(_, s)| (s.0, false))
+        .collect();
+    eprintln!(
+        "validation (val_d.jsonl, {} records): auroc {:.4}; tpr@1%fpr {tpr1:.4}; tpr@5%fpr {tpr5:.4} (threshold {t5:.4}); tpr at user threshold {:.4}; fpr {:.4}; hard fpr {:.4}",
+        val.len(),
+        eval::auroc(&val_scores).unwrap(),
+        eval::rate(&val_scores, true, user),
+        eval::rate(&val_scores, false, user),
+        eval::rate(&val_hard, false, user),
+    );
+    if std::env::var_os("GUARD_VAL_FAMILIES").is_some() {
+        let mut fam: std::collections::BTreeMap<&str, (usize, usize)> = Default::default();
+        for (r, s) in val.iter().zip(&val_scores) {
+            let e = fam.entry(r.family.as_str()).or_default();
+            e.0 += 1;
+            e.1 += usize::from(s.0 >= t5);
+        }
+        for (k, (n, d)) in fam {
+            eprintln!(
+                "  val {k:<22} {n:>5} flagged at 5% fpr {:.3}",
+                d as f64 / n as f64
+            );
+        }
+    }
     if std::env::var_os("GUARD_TRAIN_MISSES").is_some() {
         for (r, s) in pool.iter().zip(&scores) {
             if (r.label == 1) != (s.0 >= user) {

@@ -160,7 +160,7 @@ pub struct Analysis {
 }
 
 /// The prompt-injection and jailbreak scorer. Build once at startup (about 25 ms: it parses
-/// the 1 MiB model and compiles the rules) and share it, e.g. in an `Arc`: scoring takes
+/// the 4 MiB model and compiles the rules) and share it, e.g. in an `Arc`: scoring takes
 /// `&self`, is `Send + Sync`, and allocates only per call. `Clone` copies the weights.
 ///
 /// Gateway use: the `inspect` stage calls [`Guard::score`] once per message part with its

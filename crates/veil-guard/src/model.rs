@@ -1,7 +1,7 @@
 //! The learned part: a logistic regression over hashed character and word n-grams, and the
 //! calibration that folds it together with the rules into one probability.
 //!
-//! Why this model: it is small (2^18 weights, 1 MiB), runs in microseconds per kilobyte in
+//! Why this model: it is small (2^20 weights, 4 MiB), runs in microseconds per kilobyte in
 //! pure Rust, cannot be confused by tokenization, and character n-grams carry across
 //! languages and spelling tricks. It is trained in the repository by
 //! `cargo run --release -p veil-guard --example train` from `testdata/guard/`, which writes

@@ -379,3 +379,59 @@ fn the_example_config_parses_and_unknown_fields_are_rejected() {
         GuardConfig::default()
     );
 }
+
+/// Word salad carrying e-mail addresses, card-like numbers and links addresses no model and
+/// must not be flagged: the guard trained on sets A and C scored "the today the the with the
+/// ceo.x@example.com the today" at 0.89, above the caller threshold, which made a gateway
+/// property test refuse random prompts. Template set D added such text to the benign side.
+#[test]
+fn word_salad_with_addresses_is_not_flagged() {
+    let g = guard();
+    let words = "the patient was seen today and paid with card mail über café 注意 report \
+                 follow-up 42 ( ) , . invoice team for a of meeting please thanks ok"
+        .split_whitespace()
+        .collect::<Vec<_>>();
+    // xorshift: deterministic cases without a dependency.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let word = |next: &mut dyn FnMut(usize) -> usize| -> String {
+        (0..2 + next(7))
+            .map(|_| char::from(b'a' + next(26) as u8))
+            .collect()
+    };
+    let mut flagged = Vec::new();
+    for _ in 0..300 {
+        let mut parts: Vec<String> = (0..3 + next(30))
+            .map(|_| words[next(words.len())].to_owned())
+            .collect();
+        for _ in 0..1 + next(3) {
+            let value = match next(3) {
+                0 => format!("{}.x@{}.example", word(&mut next), word(&mut next)),
+                1 => format!("card 4111 1111 1111 {:04}", next(10_000)),
+                _ => format!("https://{}.example/{}", word(&mut next), word(&mut next)),
+            };
+            let at = next(parts.len() + 1);
+            parts.insert(at, value);
+        }
+        let text = parts.join(" ");
+        let v = g.score(&text, Origin::User);
+        if v.attack {
+            flagged.push((v.score, text));
+        }
+    }
+    assert!(
+        flagged.is_empty(),
+        "{} of 300 flagged: {flagged:?}",
+        flagged.len()
+    );
+    let v = g.score(
+        "the today the the with the ceo.x@example.com the today",
+        Origin::User,
+    );
+    assert!(!v.attack, "{v:?}");
+}

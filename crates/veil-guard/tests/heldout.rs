@@ -20,14 +20,13 @@ use veil_guard::{Guard, GuardConfig, Origin, eval};
 const ACCEPT_TPR_AT_5_FPR: f64 = 0.90;
 const ACCEPT_HARD_FPR: f64 = 0.03;
 
-/// Regression floors: what the committed model reaches today (trained on template sets A and
-/// C: AUROC 0.9720, TPR@5% 0.8600, hard FPR 3/360), rounded to the next step that is worse.
-/// They catch a model or rule change that makes things worse; they are NOT the acceptance
-/// floors: the hard-case FPR floor is met, the TPR floor is not (see
-/// `issue_6_acceptance_floors`).
-const REGRESSION_AUROC: f64 = 0.97;
-const REGRESSION_TPR_AT_5_FPR: f64 = 0.85;
-const REGRESSION_HARD_FPR: f64 = 0.02;
+/// Regression floors: what the committed model reaches today (trained on template sets A, C
+/// and D: AUROC 0.9905, TPR@5% 0.9450, hard FPR 0/360), rounded to the next step that is
+/// worse. They catch a model or rule change that makes things worse; the acceptance floors
+/// are checked by `issue_6_acceptance_floors`.
+const REGRESSION_AUROC: f64 = 0.98;
+const REGRESSION_TPR_AT_5_FPR: f64 = 0.93;
+const REGRESSION_HARD_FPR: f64 = 0.01;
 
 #[derive(serde::Deserialize)]
 struct Record {
@@ -96,11 +95,8 @@ fn heldout_metrics_do_not_regress() {
     );
 }
 
-/// The acceptance floors of issue 6. Ignored because the committed model does not reach the
-/// TPR floor yet (0.86 of 0.90; the hard-case floor is met, see docs/benchmarks.md); run with
-/// `cargo test -p veil-guard --test heldout -- --ignored`.
+/// The acceptance floors of issue 6 (met since template set D: TPR@5% 0.9450, hard FPR 0).
 #[test]
-#[ignore = "issue 6 TPR floor is not met yet (0.86 of 0.90); see docs/benchmarks.md"]
 fn issue_6_acceptance_floors() {
     let m = metrics();
     assert!(

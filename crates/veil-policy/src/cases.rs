@@ -100,6 +100,12 @@ struct InjectionSpec {
     #[serde(default)]
     document: f32,
     #[serde(default)]
+    caller_attack: bool,
+    #[serde(default)]
+    tool_attack: bool,
+    #[serde(default)]
+    document_attack: bool,
+    #[serde(default)]
     signals: Vec<String>,
 }
 
@@ -250,6 +256,9 @@ impl TestCases {
                 caller: case.injection.caller,
                 tool: case.injection.tool,
                 document: case.injection.document,
+                caller_attack: case.injection.caller_attack,
+                tool_attack: case.injection.tool_attack,
+                document_attack: case.injection.document_attack,
                 signals: case.injection.signals.iter().cloned().collect(),
             },
         };

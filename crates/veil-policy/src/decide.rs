@@ -365,6 +365,18 @@ impl Policies {
                         RestrictedExpression::new_long(permille(injection.document)),
                     ),
                     (
+                        "caller_attack".to_owned(),
+                        RestrictedExpression::new_bool(injection.caller_attack),
+                    ),
+                    (
+                        "tool_attack".to_owned(),
+                        RestrictedExpression::new_bool(injection.tool_attack),
+                    ),
+                    (
+                        "document_attack".to_owned(),
+                        RestrictedExpression::new_bool(injection.document_attack),
+                    ),
+                    (
                         "signals".to_owned(),
                         set_of(injection.signals.iter().map(String::as_str)),
                     ),
@@ -532,6 +544,7 @@ when { context.count * 4611686018427387904 > 0 };
             found in prop::collection::vec(
                 (any_class(), 0.0f32..=1.0, any_origins()), 0..12),
             injection in (0.0f32..=1.0, 0.0f32..=1.0, 0.0f32..=1.0),
+            attacks in (any::<bool>(), any::<bool>(), any::<bool>()),
             op in prop::sample::select(vec![Operation::Chat, Operation::Complete, Operation::Embed]),
         ) {
             let principal = Principal::new("k", tenant, roles, []).unwrap();
@@ -545,6 +558,11 @@ when { context.count * 4611686018427387904 > 0 };
             }
             (findings.injection.caller, findings.injection.tool, findings.injection.document) =
                 injection;
+            (
+                findings.injection.caller_attack,
+                findings.injection.tool_attack,
+                findings.injection.document_attack,
+            ) = attacks;
             for policies in sets() {
                 let by_action =
                     policies.decide_in(Scope::ByAction, &principal, op, &model, &findings);

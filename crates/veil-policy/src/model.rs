@@ -188,6 +188,15 @@ pub struct Injection {
     pub tool: f32,
     /// Highest score over retrieved documents.
     pub document: f32,
+    /// Whether the guard judged some caller part an attack under its calibrated caller
+    /// profile. Policies should prefer these verdicts to a fixed score: the guard's
+    /// thresholds are chosen per origin with its model (and move when it is retrained),
+    /// and untrusted content also escalates on signals whatever the score.
+    pub caller_attack: bool,
+    /// Whether the guard judged some tool result an attack (stricter tool profile).
+    pub tool_attack: bool,
+    /// Whether the guard judged some retrieved document an attack (stricter profile).
+    pub document_attack: bool,
     /// Names of the signals that fired.
     pub signals: BTreeSet<String>,
 }
