@@ -80,21 +80,15 @@ impl MinHash {
             .fold(0u64, |acc, m| mix(acc.rotate_left(29) ^ u64::from(*m)))
     }
 
-    /// Adds one shingle (an already keyed 64-bit hash). Hash functions `2j` and `2j + 1` are
-    /// the top and bottom 32 bits of the SplitMix64 finaliser of the shingle XOR a constant
-    /// of their own: a strong mix, because MinHash needs functions that order any small set
-    /// like random permutations would (cheaper multiply-shift hashes overstated the
-    /// similarity of prompts sharing half their shingles in our tests). Taking both halves
-    /// of each 64-bit mix halves the work per shingle (32 mixes instead of 64; the
-    /// finaliser's 64 output bits are all avalanche-mixed, so the two halves order a set
-    /// independently); the paraphrase and benign-prompt tests hold with it.
+    /// Adds one shingle (an already keyed 64-bit hash). Hash function `i` is the SplitMix64
+    /// finaliser of the shingle XOR a constant of its own, top 32 bits: a strong mix, because
+    /// MinHash needs functions that order any small set like random permutations would
+    /// (cheaper multiply-shift hashes overstated the similarity of prompts sharing half their
+    /// shingles in our tests).
     fn add(&mut self, shingle: u64) {
-        for (pair, seed) in self.0.chunks_exact_mut(2).zip(&SEEDS) {
-            let h = mix(shingle ^ seed);
-            if let [high, low] = pair {
-                *high = (*high).min((h >> 32) as u32);
-                *low = (*low).min(h as u32);
-            }
+        for (min, seed) in self.0.iter_mut().zip(&SEEDS) {
+            let h = (mix(shingle ^ seed) >> 32) as u32;
+            *min = (*min).min(h);
         }
     }
 }
@@ -107,21 +101,21 @@ const fn splitmix(i: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-// INVARIANT: `i < MINHASH_SIZE / 2`; the function only runs at compile time, where an index out
+// INVARIANT: `i < MINHASH_SIZE`; the function only runs at compile time, where an index out
 // of bounds would fail the build.
 #[allow(clippy::indexing_slicing)]
-const fn seeds() -> [u64; MINHASH_SIZE / 2] {
-    let mut out = [0u64; MINHASH_SIZE / 2];
+const fn seeds() -> [u64; MINHASH_SIZE] {
+    let mut out = [0u64; MINHASH_SIZE];
     let mut i = 0;
-    while i < MINHASH_SIZE / 2 {
+    while i < MINHASH_SIZE {
         out[i] = splitmix(i as u64);
         i += 1;
     }
     out
 }
 
-/// The constants of the [`MINHASH_SIZE`] hash functions, one per pair.
-const SEEDS: [u64; MINHASH_SIZE / 2] = seeds();
+/// The constants of the [`MINHASH_SIZE`] hash functions.
+const SEEDS: [u64; MINHASH_SIZE] = seeds();
 
 /// English function words left out of shingles: a paraphrase changes them freely, and they
 /// would make unrelated prompts share shingles ("of the", "can you"). A short fixed list,
