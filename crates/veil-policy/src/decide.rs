@@ -1,7 +1,8 @@
 //! Evaluation: one Cedar question per request-level action, then a short chain of questions per
 //! data class that derives its treatment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cedar_policy::{
     ActionConstraint, Context, Decision as CedarDecision, Entities, Entity, EntityUid, PolicySet,
@@ -199,11 +200,90 @@ enum Scope {
     WholeSet,
 }
 
+/// Everything the per-class questions of a decision depend on: the principal and model
+/// (their identities, which determine their entities), the operation, the classes found
+/// (which class entities the store holds) and this class's count, score and origins as
+/// Cedar sees them. The request-level questions (operation, injection flag, logprobs)
+/// depend on the injection scores too, which vary from prompt to prompt; they are asked
+/// every time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClassKey {
+    principal: Arc<str>,
+    model: Arc<str>,
+    operation: Operation,
+    found: Arc<[DataClass]>,
+    class: DataClass,
+    count: u32,
+    max_score: i64,
+    origins: BTreeSet<crate::Origin>,
+}
+
+/// What the per-class questions answered for one class, with the policy ids and errors they
+/// produced.
+#[derive(Debug, Clone)]
+struct ClassAnswer {
+    treatment: Treatment,
+    restore: bool,
+    blocked: bool,
+    reasons: Vec<String>,
+    errors: Vec<String>,
+}
+
+/// Most per-class answers remembered; the memo starts over when full.
+const CLASS_MEMO_LIMIT: usize = 4096;
+
+/// What recent decisions computed, to skip recomputing it. Cedar evaluation is a pure
+/// function of the policies (fixed once loaded), the entities and the context, so an answer
+/// found under an equal [`ClassKey`] is the answer Cedar would give again: four questions per
+/// class (16 of the 19 of a four-class prompt) are skipped when one key keeps sending the
+/// same kinds of values to one model. Tested against fresh evaluation of the whole set (the
+/// partition property test decides each input twice, so the second hits the memo).
+#[derive(Debug, Default)]
+pub(crate) struct ClassMemo {
+    /// Per-class answers.
+    answers: Memo<ClassKey, Arc<ClassAnswer>>,
+    /// Entity stores by principal, model and classes found (what they are built from).
+    entities: Memo<EntitiesKey, Arc<Entities>>,
+}
+
+/// Principal identity, model identity, classes found.
+type EntitiesKey = (Arc<str>, Arc<str>, Arc<[DataClass]>);
+
+/// A map of at most [`CLASS_MEMO_LIMIT`] entries, shared by every request.
+#[derive(Debug)]
+struct Memo<K, V>(Mutex<HashMap<K, V>>);
+
+impl<K, V> Default for Memo<K, V> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Eq + std::hash::Hash, V: Clone> Memo<K, V> {
+    fn get(&self, key: &K) -> Option<V> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    /// Remembers `value`; a full memo starts over (simpler than eviction, and one key's
+    /// working set is far smaller than the bound).
+    fn insert(&self, key: K, value: V) {
+        let mut memo = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if memo.len() >= CLASS_MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(key, value);
+    }
+}
+
 /// One evaluation in progress: collects reasons and errors across questions.
 struct Run<'a> {
     policies: &'a Policies,
     scope: Scope,
-    entities: Entities,
+    entities: Arc<Entities>,
     principal: &'a EntityUid,
     model: &'a EntityUid,
     reasons: BTreeSet<String>,
@@ -282,24 +362,48 @@ impl Policies {
         findings: &Findings,
     ) -> Decision {
         let names = crate::names();
-        // Entities: the key, the model and the classes found (with their groups as parents).
-        let class_entities = findings.classes.keys().map(|class| {
-            self.class_entities.get(class).cloned().unwrap_or_else(|| {
-                Entity::new_no_attrs(
-                    crate::model::uid(&names.class, class.as_str()),
-                    Default::default(),
-                )
-            })
-        });
-        let entities = Entities::from_entities(
-            [principal.entity.clone(), model.entity.clone()]
-                .into_iter()
-                .chain(class_entities),
-            None,
+        // Entities: the key, the model and the classes found (with their groups as parents),
+        // built once per principal, model and set of classes found.
+        let found_classes: Arc<[DataClass]> = findings.classes.keys().cloned().collect();
+        let entities_key = (
+            principal.identity.clone(),
+            model.identity.clone(),
+            found_classes.clone(),
         );
-        let entities = match entities {
-            Ok(entities) => entities,
-            Err(err) => return Decision::deny_with_error(format!("entities: {err}")),
+        let remembered = match scope {
+            Scope::ByAction => self.class_memo.entities.get(&entities_key),
+            Scope::WholeSet => None,
+        };
+        let entities = match remembered {
+            Some(entities) => entities,
+            None => {
+                let class_entities = findings.classes.keys().map(|class| {
+                    self.class_entities.get(class).cloned().unwrap_or_else(|| {
+                        Entity::new_no_attrs(
+                            crate::model::uid(&names.class, class.as_str()),
+                            Default::default(),
+                        )
+                    })
+                });
+                let entities = Entities::from_entities(
+                    [principal.entity.clone(), model.entity.clone()]
+                        .into_iter()
+                        .chain(class_entities),
+                    None,
+                );
+                match entities {
+                    Ok(entities) => {
+                        let entities = Arc::new(entities);
+                        if scope == Scope::ByAction {
+                            self.class_memo
+                                .entities
+                                .insert(entities_key, entities.clone());
+                        }
+                        entities
+                    }
+                    Err(err) => return Decision::deny_with_error(format!("entities: {err}")),
+                }
+            }
         };
         let mut run = Run {
             policies: self,
@@ -403,6 +507,35 @@ impl Policies {
         let mut treatments = BTreeMap::new();
         let mut restore = BTreeSet::new();
         for (class, found) in &findings.classes {
+            let key = ClassKey {
+                principal: principal.identity.clone(),
+                model: model.identity.clone(),
+                operation,
+                found: found_classes.clone(),
+                class: class.clone(),
+                count: found.count,
+                max_score: permille(found.max_score),
+                origins: found.origins.clone(),
+            };
+            let remembered = match scope {
+                Scope::ByAction => self.class_memo.answers.get(&key),
+                Scope::WholeSet => None,
+            };
+            if let Some(answer) = remembered {
+                run.reasons.extend(answer.reasons.iter().cloned());
+                run.errors.extend(answer.errors.iter().cloned());
+                if answer.blocked {
+                    denials.push(Denial::Blocked(class.clone()));
+                }
+                treatments.insert(class.clone(), answer.treatment);
+                if answer.restore {
+                    restore.insert(class.clone());
+                }
+                continue;
+            }
+            // This class's reasons and errors, kept apart to be remembered.
+            let outer_reasons = std::mem::take(&mut run.reasons);
+            let errors_before = run.errors.len();
             let context = Context::from_pairs([
                 (
                     "operation".to_owned(),
@@ -428,6 +561,7 @@ impl Policies {
             let context = match context {
                 Ok(context) => context,
                 Err(err) => {
+                    run.reasons.extend(outer_reasons);
                     run.errors
                         .push(format!("context of class `{class}`: {err}"));
                     treatments.insert(class.clone(), Treatment::Block);
@@ -436,6 +570,7 @@ impl Policies {
                 }
             };
             // The first permitted treatment wins, from least to most protective.
+            let mut blocked = false;
             let treatment = if run.ask(&actions.send_clear, &context) {
                 Treatment::Pass
             } else if run.ask(&actions.send_pseudonymized, &context) {
@@ -444,11 +579,25 @@ impl Policies {
                 Treatment::Redact
             } else {
                 denials.push(Denial::Blocked(class.clone()));
+                blocked = true;
                 Treatment::Block
             };
             treatments.insert(class.clone(), treatment);
-            if run.ask(&actions.restore, &context) {
+            let restorable = run.ask(&actions.restore, &context);
+            if restorable {
                 restore.insert(class.clone());
+            }
+            let class_reasons = std::mem::replace(&mut run.reasons, outer_reasons);
+            let answer = ClassAnswer {
+                treatment,
+                restore: restorable,
+                blocked,
+                reasons: class_reasons.iter().cloned().collect(),
+                errors: run.errors.get(errors_before..).unwrap_or_default().to_vec(),
+            };
+            run.reasons.extend(class_reasons);
+            if scope == Scope::ByAction {
+                self.class_memo.answers.insert(key, Arc::new(answer));
             }
         }
 
@@ -530,6 +679,34 @@ when { context.count * 4611686018427387904 > 0 };
         assert!(policies.actions.see_logprobs.policies.policies().count() < total);
     }
 
+    /// The memo keys on everything an answer depends on: another model, role or score gives
+    /// the other answer, not the remembered one.
+    #[test]
+    fn remembered_answers_follow_their_inputs() {
+        let policies = Policies::default_set().unwrap();
+        let clinician = Principal::new("k", "acme", ["clinician"], []).unwrap();
+        let analyst = Principal::new("k", "acme", ["analyst"], []).unwrap();
+        let person = DataClass::parse_any("PERSON").unwrap();
+        let approving = Model::new("m", Hosting::OnPrem, "r", [&person]).unwrap();
+        let other = Model::new("m", Hosting::OnPrem, "r", []).unwrap();
+        let mut findings = Findings::default();
+        findings.add(person.clone(), 0.9, Origin::Caller);
+        for _ in 0..2 {
+            let pass = policies.decide(&clinician, Operation::Chat, &approving, &findings);
+            assert_eq!(pass.treatments[&person], crate::Treatment::Pass);
+            assert!(pass.restore.contains(&person));
+            let pseudo = policies.decide(&clinician, Operation::Chat, &other, &findings);
+            assert!(matches!(
+                pseudo.treatments[&person],
+                crate::Treatment::Pseudonymize(_)
+            ));
+            let analyst = policies.decide(&analyst, Operation::Chat, &other, &findings);
+            assert!(!analyst.restore.contains(&person));
+            let embed = policies.decide(&clinician, Operation::Embed, &other, &findings);
+            assert_eq!(embed.treatments[&person], crate::Treatment::Redact);
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
         /// Evaluating each question against its action's share of the set gives exactly the
@@ -566,9 +743,13 @@ when { context.count * 4611686018427387904 > 0 };
             for policies in sets() {
                 let by_action =
                     policies.decide_in(Scope::ByAction, &principal, op, &model, &findings);
+                // The second time, every class's answer comes from the memo.
+                let remembered =
+                    policies.decide_in(Scope::ByAction, &principal, op, &model, &findings);
                 let whole =
                     policies.decide_in(Scope::WholeSet, &principal, op, &model, &findings);
-                prop_assert_eq!(by_action, whole);
+                prop_assert_eq!(&by_action, &whole);
+                prop_assert_eq!(remembered, whole);
             }
         }
     }

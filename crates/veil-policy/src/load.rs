@@ -10,7 +10,7 @@ use std::{
 use cedar_policy::{Authorizer, Entity, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 use veil_detect::DataClass;
 
-use crate::decide::{Actions, PseudonymMode};
+use crate::decide::{Actions, ClassMemo, PseudonymMode};
 
 /// The embedded default set, also found in `crates/veil-policy/policies/`.
 const DEFAULT_POLICIES: &str = include_str!("../policies/default.cedar");
@@ -195,6 +195,8 @@ pub struct Policies {
     pub(crate) pseudonym_mode: PseudonymMode,
     pub(crate) origins: BTreeMap<String, (String, usize)>,
     pub(crate) sources: Sources,
+    /// The per-class answers of recent decisions (see `Policies::decide`).
+    pub(crate) class_memo: ClassMemo,
 }
 
 impl fmt::Debug for Policies {
@@ -349,12 +351,15 @@ impl Policies {
             pseudonym_mode: PseudonymMode::default(),
             origins,
             sources,
+            class_memo: ClassMemo::default(),
         })
     }
 
     /// Sets how pseudonyms look (default: tags).
     pub fn with_pseudonym_mode(mut self, mode: PseudonymMode) -> Self {
         self.pseudonym_mode = mode;
+        // Answers remembered so far carry the former mode.
+        self.class_memo = ClassMemo::default();
         self
     }
 

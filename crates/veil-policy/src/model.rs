@@ -1,6 +1,7 @@
 //! Inputs of a decision: who asks, for what, to which model, with what found.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde::Deserialize;
@@ -29,7 +30,7 @@ impl Hosting {
 }
 
 /// What the caller asks for. Request-level actions only; per-class questions are internal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     /// A chat completion.
@@ -74,6 +75,24 @@ impl Origin {
     }
 }
 
+/// Builds the identity string of a principal or model: each part length-prefixed, so no
+/// two different lists of parts give the same string.
+#[derive(Default)]
+struct Identity(String);
+
+impl Identity {
+    fn push(&mut self, part: &str) -> &mut Self {
+        self.0.push_str(&part.len().to_string());
+        self.0.push(':');
+        self.0.push_str(part);
+        self
+    }
+
+    fn finish(self) -> Arc<str> {
+        Arc::from(self.0)
+    }
+}
+
 pub(crate) fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
 }
@@ -83,6 +102,10 @@ pub(crate) fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
 pub struct Principal {
     pub(crate) entity: Entity,
     pub(crate) uid: EntityUid,
+    /// Everything the entity was built from (key, tenant, sorted roles and attributes), as
+    /// one unambiguous string: equal identities build equal entities, so decisions cached
+    /// under it are the ones Cedar would give (see `Policies::decide`).
+    pub(crate) identity: Arc<str>,
 }
 
 impl Principal {
@@ -95,6 +118,18 @@ impl Principal {
     ) -> Result<Self, PolicyError> {
         let names = crate::names();
         let uid = uid(&names.key, key_id);
+        let roles: Vec<&str> = roles.into_iter().collect();
+        let attributes: Vec<(&str, &str)> = attributes.into_iter().collect();
+        // In the order given: the same inputs in another order may build the same entity,
+        // and then only miss the cache; equal identities always build equal entities.
+        let mut identity = Identity::default();
+        identity.push(key_id).push(tenant);
+        for role in &roles {
+            identity.push("role").push(role);
+        }
+        for (key, value) in &attributes {
+            identity.push("tag").push(key).push(value);
+        }
         let parents: Vec<EntityUid> = roles
             .into_iter()
             .map(|r| self::uid(&names.role, r))
@@ -108,7 +143,11 @@ impl Principal {
             .map(|(k, v)| (k.to_owned(), RestrictedExpression::new_string(v.to_owned())));
         let entity = Entity::new_with_tags(uid.clone(), attrs, parents, tags)
             .map_err(|e| PolicyError::entity(format!("key `{key_id}`: {e}")))?;
-        Ok(Self { entity, uid })
+        Ok(Self {
+            entity,
+            uid,
+            identity: identity.finish(),
+        })
     }
 }
 
@@ -118,6 +157,8 @@ pub struct Model {
     pub(crate) entity: Entity,
     pub(crate) uid: EntityUid,
     name: String,
+    /// Name, hosting, region and sorted approved classes, as for [`Principal`].
+    pub(crate) identity: Arc<str>,
 }
 
 impl Model {
@@ -131,6 +172,12 @@ impl Model {
     ) -> Result<Self, PolicyError> {
         let names = crate::names();
         let uid = uid(&names.model, name);
+        let approved: Vec<&DataClass> = approved.into_iter().collect();
+        let mut identity = Identity::default();
+        identity.push(name).push(hosting.as_str()).push(region);
+        for class in &approved {
+            identity.push(class.as_str());
+        }
         let approved = approved
             .into_iter()
             .map(|c| RestrictedExpression::new_entity_uid(self::uid(&names.class, c.as_str())));
@@ -154,6 +201,7 @@ impl Model {
             entity,
             uid,
             name: name.to_owned(),
+            identity: identity.finish(),
         })
     }
 

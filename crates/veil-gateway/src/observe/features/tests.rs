@@ -110,6 +110,36 @@ fn stems_meet_and_stop_words_are_sorted() {
     assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
 }
 
+/// The packed word lists find exactly their words: every entry, and no near miss (a prefix,
+/// an extension, a word past the packing length).
+#[test]
+fn packed_word_lists_match_the_lists() {
+    assert!(STOP_WORDS_PACKED.windows(2).all(|w| w[0] < w[1]));
+    for word in STOP_WORDS {
+        assert!(is_stop_word(word.as_bytes()), "{word}");
+        let longer = format!("{word}x");
+        assert!(!is_stop_word(longer.as_bytes()), "{longer}");
+    }
+    for word in ["", "abou", "everyx", "yours", "aboutaboutaboutabout"] {
+        assert!(!is_stop_word(word.as_bytes()), "{word}");
+    }
+    for (list, packed) in [
+        (&REPEAT_VERBS[..], &REPEAT_VERBS_PACKED[..]),
+        (&UNBOUNDED[..], &UNBOUNDED_PACKED[..]),
+    ] {
+        for word in list {
+            assert!(packed.contains(&pack(word.as_bytes()).unwrap()), "{word}");
+            let shorter = &word[..word.len() - 1];
+            assert!(
+                !packed.contains(&pack(shorter.as_bytes()).unwrap()),
+                "{shorter}"
+            );
+        }
+    }
+    assert_eq!(pack(b"times"), Some(TIMES));
+    assert_eq!(pack(&[b'a'; 17]), None);
+}
+
 #[test]
 fn templates_mask_numbers_names_and_quotes() {
     let x = Extractor::with_fixed_key();
