@@ -48,6 +48,38 @@ pub struct Config {
     pub alerts: crate::observe::AlertsConfig,
     /// The tamper-evident audit log.
     pub audit: AuditConfig,
+    /// Answer-side injection defences: canary tokens and exfiltration markup.
+    pub guard: GuardConfig,
+}
+
+/// Answer-side injection defences. Injection *scores* of the request go to policy (see
+/// `docs/policy.md`); these settings screen what comes back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// A per-request canary token in the system prompt of every chat: `off` (the default,
+    /// since the prompt then carries one more sentence), `flag` (an answer that repeats it,
+    /// in any case, spacing or encoding, is recorded with the flag `canary_leaked`) or
+    /// `block` (such an answer is withheld: 403 `canary_leaked` for a JSON answer; a stream
+    /// is cut at the chunk that completes the token, with an error event).
+    pub canary: CanaryMode,
+    /// Hosts whose images and links in answers are never flagged as exfiltration markup
+    /// (exact host or any subdomain), e.g. the organisation's own CDN. Other images whose URL
+    /// carries data, and links with long encoded values, set the flag `exfiltration_markup`.
+    pub allowed_hosts: Vec<String>,
+}
+
+/// What a leaked canary does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryMode {
+    /// No canary.
+    #[default]
+    Off,
+    /// Record the leak.
+    Flag,
+    /// Withhold the answer.
+    Block,
 }
 
 /// Where policies come from and how pseudonyms look.

@@ -166,6 +166,32 @@ impl Exchange {
         .unwrap_or_default()
     }
 
+    /// Adds `text` to a chat's system prompt: appended to a leading system message whose
+    /// content is a string, otherwise as a new first system message. Other actions have no
+    /// system prompt and are left as they are (returns false).
+    pub fn add_to_system_prompt(&mut self, text: &str) -> bool {
+        if self.action != Action::Chat {
+            return false;
+        }
+        let Some(Value::Array(messages)) = self.body.get_mut("messages") else {
+            return false;
+        };
+        if let Some(Value::Object(first)) = messages.first_mut()
+            && first.get("role").and_then(Value::as_str) == Some("system")
+            && let Some(Value::String(content)) = first.get_mut("content")
+        {
+            content.push_str("\n\n");
+            content.push_str(text);
+            return true;
+        }
+        let mut system = Map::new();
+        system.insert("role".into(), Value::String("system".into()));
+        system.insert("content".into(), Value::String(text.to_owned()));
+        messages.insert(0, Value::Object(system));
+        self.messages = messages.len();
+        true
+    }
+
     /// Reads a top-level field of the body (for example `stream_options`).
     pub fn field(&self, name: &str) -> Option<&Value> {
         self.body.get(name)

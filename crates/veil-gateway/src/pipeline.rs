@@ -41,6 +41,8 @@ use sha2::Sha256;
 use veil_audit::{DecisionEvent, DigestWriter, Event, Hash, RequestEvent, ResponseEvent};
 use veil_detect::{DataClass, Finding, Sensitive};
 use veil_protect::restore::StreamLeakReport;
+
+use crate::screen::{AnswerFlags, AnswerReport};
 use veil_store::NewAuditRecord;
 use zeroize::Zeroizing;
 
@@ -509,9 +511,9 @@ pub async fn forward(
 pub enum Answer {
     /// A complete JSON answer.
     Json(StatusCode, Value),
-    /// A screened SSE stream, with the memorized-data check's report (filled in as the
-    /// answer streams; read when it ends).
-    Stream(ChunkStream, Option<StreamReport>),
+    /// A screened SSE stream, with the memorized-data check's report and the answer
+    /// guard's (both filled in as the answer streams; read when it ends).
+    Stream(ChunkStream, Option<StreamReport>, Option<AnswerReport>),
 }
 
 /// Stage 9: screen the answer. See [`gate::screen`].
@@ -546,10 +548,11 @@ impl Answer {
                 );
                 response
             }
-            Self::Stream(inner, leaks) => {
+            Self::Stream(inner, leaks, flags) => {
                 let stream = Metered {
                     inner,
                     leaks,
+                    flags,
                     meter: SseMeter::default(),
                     digest: finish.state.recorder.keys().digester().writer(),
                     finish: Some(finish),
@@ -659,6 +662,8 @@ struct Metered {
     inner: ChunkStream,
     /// What the streamed answer check found, merged into the decision summary at the end.
     leaks: Option<StreamReport>,
+    /// What the answer guard found (canary, exfiltration markup).
+    flags: Option<AnswerReport>,
     meter: SseMeter,
     /// Keyed digest of every byte sent to the caller, for the response record.
     digest: DigestWriter,
@@ -708,6 +713,12 @@ impl Metered {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 note_stream_leaks(&report, &mut ctx.summary);
             }
+            if let (Some(flags), Some(ctx)) = (&self.flags, finish.ctx.as_mut()) {
+                let flags = *flags
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                note_answer_flags(&flags, &mut ctx.summary);
+            }
             let digest = std::mem::replace(
                 &mut self.digest,
                 finish.state.recorder.keys().digester().writer(),
@@ -746,6 +757,20 @@ fn note_stream_leaks(report: &StreamLeakReport, summary: &mut DecisionSummary) {
         summary.flags.push("unexpected_sensitive_data".to_owned());
     }
     if report.withheld {
+        summary.flags.push("answer_withheld".to_owned());
+    }
+}
+
+/// Adds what the answer guard found to the decision summary: the flags `canary_leaked`,
+/// `exfiltration_markup` and, when the answer was cut or replaced, `answer_withheld`.
+fn note_answer_flags(flags: &AnswerFlags, summary: &mut DecisionSummary) {
+    if flags.canary_leaked {
+        summary.flags.push("canary_leaked".to_owned());
+    }
+    if flags.exfiltration > 0 {
+        summary.flags.push("exfiltration_markup".to_owned());
+    }
+    if flags.withheld {
         summary.flags.push("answer_withheld".to_owned());
     }
 }
@@ -825,19 +850,6 @@ fn record_outcome(state: &AppState, ctx: &Ctx, outcome: &Outcome) {
     }
     let time_ms = crate::recorder::now_ms();
     let tokens = usage_u32(outcome.usage.completion_tokens);
-    state.recorder.append(NewAuditRecord {
-        time_ms,
-        principal: principal.key_id.clone(),
-        request_id: ctx.request_id.clone(),
-        event: Event::Response(ResponseEvent {
-            status: outcome.status,
-            classes: ctx.summary.answer_classes.clone(),
-            answer_digest: outcome.answer.unwrap_or([0; 32]),
-            tokens,
-            protected: None,
-            sealed: None,
-        }),
-    });
     let answer_flags = ctx
         .summary
         .flags
@@ -856,6 +868,20 @@ fn record_outcome(state: &AppState, ctx: &Ctx, outcome: &Outcome) {
             }),
         });
     }
+    // The response record comes last: when it is in the log, the request's records are.
+    state.recorder.append(NewAuditRecord {
+        time_ms,
+        principal: principal.key_id.clone(),
+        request_id: ctx.request_id.clone(),
+        event: Event::Response(ResponseEvent {
+            status: outcome.status,
+            classes: ctx.summary.answer_classes.clone(),
+            answer_digest: outcome.answer.unwrap_or([0; 32]),
+            tokens,
+            protected: None,
+            sealed: None,
+        }),
+    });
 }
 
 fn usage_u32(tokens: Option<u64>) -> u32 {
@@ -948,7 +974,9 @@ pub fn observe(state: &AppState, ctx: &Ctx, status: u16, elapsed: Duration, usag
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0);
         let prompt = usage.prompt_tokens.or(ctx.prompt_tokens_estimate);
-        let flagged = |text: &String| text.contains("injection") || text.contains("jailbreak");
+        let flagged = |text: &String| {
+            text.contains("injection") || text.contains("jailbreak") || text.contains("canary")
+        };
         state.observer.submit(Observation {
             request_id: ctx.request_id.clone(),
             at_ms,
@@ -1001,7 +1029,11 @@ mod gate {
         AnswerLeakCheck, RestoreTable, SseRestorer, StreamLeakCheck, restore_json, strip_logprobs,
     };
 
-    use crate::screen::{Screened, redact_unexpected, unexpected_values};
+    use crate::config::CanaryMode;
+    use crate::screen::{
+        AnswerWatch, Screened, for_each_answer_text_mut, redact_unexpected, unexpected_values,
+    };
+    use veil_guard::ScreenConfig;
 
     use super::*;
     use crate::vault::{Conversation, VaultError};
@@ -1063,6 +1095,8 @@ mod gate {
         pub(super) principal: veil_policy::Principal,
         pub(super) operation: veil_policy::Operation,
         pub(super) model: String,
+        /// The canary put into this request's system prompt, if `[guard] canary` is on.
+        pub(super) canary: Option<veil_guard::Canary>,
     }
 
     impl std::fmt::Debug for Screening {
@@ -1326,6 +1360,15 @@ mod gate {
             // Recorded now; `screen` strips whatever logprobs the answer carries.
             ctx.summary.flags.push("logprobs_masked".to_owned());
         }
+        // The canary goes in after protection, so it is neither detected nor part of the
+        // conversation's name (a fresh token per request would otherwise split it).
+        let mut canary = None;
+        if state.settings.config.guard.canary != CanaryMode::Off {
+            let fresh = veil_guard::Canary::new().map_err(|e| failed(Component::Protection, &e))?;
+            if exchange.add_to_system_prompt(&fresh.instruction()) {
+                canary = Some(fresh);
+            }
+        }
         let screening = Screening {
             restore,
             see_logprobs: decision.see_logprobs,
@@ -1333,6 +1376,7 @@ mod gate {
             principal: decision.principal.clone(),
             operation: decision.operation,
             model: decision.model.clone(),
+            canary,
         };
         Ok((Protected(exchange), screening))
     }
@@ -1403,6 +1447,9 @@ mod gate {
                     ctx.summary.flags.push("logprobs_stripped".to_owned());
                 }
                 if response.status.is_success() {
+                    if guard_answer(state, ctx, screening.canary.as_ref(), &mut value) {
+                        return Answer::Json(StatusCode::FORBIDDEN, value);
+                    }
                     check_answer(state, ctx, &screening, &mut value);
                 }
                 if !table.is_empty() {
@@ -1411,12 +1458,25 @@ mod gate {
                 Answer::Json(response.status, value)
             }
             UpstreamBody::Stream(stream) => {
+                let guard = &state.settings.config.guard;
+                let watch = AnswerWatch::new(
+                    screening.canary.clone(),
+                    ScreenConfig {
+                        allowed_hosts: guard.allowed_hosts.clone(),
+                    },
+                    guard.canary == CanaryMode::Block,
+                );
+                let flags = watch.report();
                 let check = stream_check(state, screening);
                 let report = check.report();
                 let restorer = SseRestorer::new(Arc::new(table))
                     .strip_logprobs(strip)
                     .leak_check(check);
-                Answer::Stream(Box::pin(Screened::new(stream, restorer)), Some(report))
+                Answer::Stream(
+                    Box::pin(Screened::new(stream, restorer, Some(watch))),
+                    Some(report),
+                    Some(flags),
+                )
             }
         }
     }
@@ -1480,6 +1540,37 @@ mod gate {
             .filter(|(_, t)| matches!(t, Treatment::Pass))
             .map(|(c, _)| c.clone())
             .collect()
+    }
+
+    /// The answer-side guard of a JSON answer: the canary and exfiltration markup, flagged;
+    /// true when the answer was replaced by an error because the canary leaked and
+    /// `[guard] canary = "block"`.
+    fn guard_answer(
+        state: &AppState,
+        ctx: &mut Ctx,
+        canary: Option<&veil_guard::Canary>,
+        value: &mut Value,
+    ) -> bool {
+        let guard = &state.settings.config.guard;
+        let config = ScreenConfig {
+            allowed_hosts: guard.allowed_hosts.clone(),
+        };
+        let mut flags = AnswerFlags::default();
+        for_each_answer_text_mut(value, &mut |text| {
+            let found = veil_guard::screen_answer(text, canary, &config);
+            flags.canary_leaked |= found.canary_leaked;
+            flags.exfiltration += found.exfiltration.len();
+        });
+        flags.withheld = flags.canary_leaked && guard.canary == CanaryMode::Block;
+        note_answer_flags(&flags, &mut ctx.summary);
+        if flags.withheld {
+            *value = serde_json::json!({"error": {
+                "message": "the answer was withheld: it repeats the request's canary (the system prompt leaked)",
+                "type": "veil_policy",
+                "code": "canary_leaked",
+            }});
+        }
+        flags.withheld
     }
 
     /// The memorized-data check of a JSON answer.

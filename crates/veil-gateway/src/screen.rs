@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::Stream;
 use serde_json::Value;
 use veil_detect::{Analyzer, DataClass};
+use veil_guard::{AnswerScanner, Canary, ScreenConfig};
 use veil_protect::restore::{AnswerLeakCheck, SseRestorer};
 
 use crate::error::GatewayError;
@@ -22,16 +24,163 @@ use crate::upstream::ChunkStream;
 pub struct Screened {
     inner: ChunkStream,
     restorer: SseRestorer,
+    watch: Option<AnswerWatch>,
     done: bool,
 }
 
 impl Screened {
-    /// Wraps `inner`.
-    pub fn new(inner: ChunkStream, restorer: SseRestorer) -> Self {
+    /// Wraps `inner`; `watch`, when given, screens the restored text for the canary and
+    /// exfiltration markup.
+    pub fn new(inner: ChunkStream, restorer: SseRestorer, watch: Option<AnswerWatch>) -> Self {
         Self {
             inner,
             restorer,
+            watch,
             done: false,
+        }
+    }
+
+    /// Passes `out` through the answer watch; a blocked canary replaces it with an error
+    /// event and ends the stream.
+    fn watched(&mut self, out: Vec<u8>) -> Vec<u8> {
+        let Some(watch) = self.watch.as_mut() else {
+            return out;
+        };
+        if watch.feed(&out) {
+            self.done = true;
+            return CANARY_EVENT.as_bytes().to_vec();
+        }
+        out
+    }
+}
+
+/// The in-band error that ends a stream whose answer repeated the canary.
+const CANARY_EVENT: &str = "data: {\"error\":{\"message\":\"the answer was withheld: it repeats the request's canary (the system prompt leaked)\",\"type\":\"veil_policy\",\"code\":\"canary_leaked\"}}\n\n";
+
+/// What the answer-side guard found in a streamed answer, read when the stream ends.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AnswerFlags {
+    /// The canary appeared (in any supported form).
+    pub canary_leaked: bool,
+    /// Images and links carrying data to an outside host.
+    pub exfiltration: usize,
+    /// The stream was cut because of the canary.
+    pub withheld: bool,
+}
+
+/// Shared between the stream and the record written when it ends.
+pub type AnswerReport = Arc<Mutex<AnswerFlags>>;
+
+/// Screens a streamed answer for the canary and exfiltration markup: complete `data:` lines
+/// are parsed, and each text stream (a choice's content, each tool call's arguments) goes
+/// through its own [`AnswerScanner`], so a token split across events is still found.
+pub struct AnswerWatch {
+    canary: Option<Canary>,
+    config: ScreenConfig,
+    block: bool,
+    line: Vec<u8>,
+    scanners: BTreeMap<(u64, Option<u64>), AnswerScanner>,
+    report: AnswerReport,
+}
+
+/// Longest SSE line the watch parses; longer lines are screened as they are (no split).
+const WATCH_LINE_LIMIT: usize = 1 << 20;
+
+impl AnswerWatch {
+    /// A watch for one stream; `block` withholds the rest of the stream on a canary.
+    pub fn new(canary: Option<Canary>, config: ScreenConfig, block: bool) -> Self {
+        Self {
+            canary,
+            config,
+            block,
+            line: Vec::new(),
+            scanners: BTreeMap::new(),
+            report: AnswerReport::default(),
+        }
+    }
+
+    /// The report, filled in as the stream goes.
+    pub fn report(&self) -> AnswerReport {
+        Arc::clone(&self.report)
+    }
+
+    /// Feeds released bytes; true when the stream must be cut (canary, `block`).
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        let mut cut = false;
+        for piece in bytes.split_inclusive(|b| *b == b'\n') {
+            if self.line.len() + piece.len() <= WATCH_LINE_LIMIT {
+                self.line.extend_from_slice(piece);
+            }
+            if piece.ends_with(b"\n") {
+                let line = std::mem::take(&mut self.line);
+                cut |= self.line_done(&line);
+            }
+        }
+        cut
+    }
+
+    fn line_done(&mut self, line: &[u8]) -> bool {
+        let Some(data) = line.strip_prefix(b"data:") else {
+            return false;
+        };
+        let Ok(event) = serde_json::from_slice::<Value>(data.trim_ascii()) else {
+            return false;
+        };
+        let Some(Value::Array(choices)) = event.get("choices") else {
+            return false;
+        };
+        let mut texts = Vec::new();
+        for choice in choices {
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let delta = choice.get("delta");
+            if let Some(text) = delta
+                .and_then(|d| d.get("content"))
+                .or_else(|| choice.get("text"))
+                .and_then(Value::as_str)
+            {
+                texts.push(((index, None), text));
+            }
+            if let Some(Value::Array(calls)) = delta.and_then(|d| d.get("tool_calls")) {
+                for call in calls {
+                    let call_index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+                    if let Some(args) = call
+                        .get("function")
+                        .and_then(|f| f.get("arguments"))
+                        .and_then(Value::as_str)
+                    {
+                        texts.push(((index, Some(call_index)), args));
+                    }
+                }
+            }
+        }
+        let mut report = self
+            .report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (key, text) in texts {
+            let scanner = self
+                .scanners
+                .entry(key)
+                .or_insert_with(|| AnswerScanner::new(self.canary.clone(), self.config.clone()));
+            let found = scanner.push(text);
+            report.canary_leaked |= found.canary_leaked;
+            report.exfiltration += found.exfiltration.len();
+        }
+        if report.canary_leaked && self.block {
+            report.withheld = true;
+            return true;
+        }
+        false
+    }
+
+    /// The end of the stream: markup that waited for more text.
+    fn finish(&mut self) {
+        let mut report = self
+            .report
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for scanner in self.scanners.values_mut() {
+            report.exfiltration += scanner.finish().exfiltration.len();
         }
     }
 }
@@ -48,6 +197,7 @@ impl Stream for Screened {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(chunk))) => {
                     let out = self.restorer.push(&chunk);
+                    let out = self.watched(out);
                     if !out.is_empty() {
                         return Poll::Ready(Some(Ok(Bytes::from(out))));
                     }
@@ -58,8 +208,12 @@ impl Stream for Screened {
                     return Poll::Ready(Some(Err(err)));
                 }
                 Poll::Ready(None) => {
-                    self.done = true;
                     let out = self.restorer.finish();
+                    let out = self.watched(out);
+                    self.done = true;
+                    if let Some(watch) = self.watch.as_mut() {
+                        watch.finish();
+                    }
                     if !out.is_empty() {
                         return Poll::Ready(Some(Ok(Bytes::from(out))));
                     }
