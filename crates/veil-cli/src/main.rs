@@ -15,6 +15,7 @@ mod dp_store;
 mod explain;
 mod guard;
 mod keys;
+mod models;
 mod policy;
 mod redact;
 mod scan;
@@ -53,6 +54,8 @@ enum Command {
     Anonymize(Box<anonymize::Args>),
     /// Run the gateway.
     Serve(serve::Args),
+    /// Register local GGUF models (SHA-256 and size recorded) and list them.
+    Models(models::ModelsArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(keys::Command),
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Anonymize(args) => anonymize::run(*args),
         Command::Serve(args) => serve::run(args),
+        Command::Models(args) => models::run(args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Dp(cmd) => dp::run(cmd),

@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::observe::Observer;
 use crate::recorder::{AuditKeys, Recorder};
 use crate::throttle::Throttle;
+use crate::server::StartError;
 use crate::upstream::Upstreams;
 use crate::vault::Vault;
 
@@ -71,7 +72,7 @@ impl AppState {
         settings: Settings,
         store: Store,
         root_key: &[u8; 32],
-    ) -> Result<Self, GatewayError> {
+    ) -> Result<Self, StartError> {
         let analyzer = Analyzer::builder()
             .build()
             .map_err(|err| GatewayError::internal(&err))?;
@@ -84,8 +85,8 @@ impl AppState {
         store: Store,
         root_key: &[u8; 32],
         analyzer: Arc<Analyzer>,
-    ) -> Result<Self, GatewayError> {
-        let upstreams = Upstreams::new(&settings.models)?;
+    ) -> Result<Self, StartError> {
+        let upstreams = Upstreams::new(&settings.models, &settings.config.server.data_dir)?;
         let keys = AuditKeys::derive(root_key, &settings.config.audit)?;
         let metrics = Metrics::new();
         let throttle = Throttle::new(settings.config.throttle.clone());

@@ -264,6 +264,28 @@ fn tokenizer_round_trips_text() {
     assert_eq!(tok.encode_plain("Hello").len(), 1);
 }
 
+/// The hand-written tokenizer gives the same ids as Hugging Face `tokenizers` built from the
+/// same GGUF metadata (`testdata/smollm2_tokens.py` wrote the reference).
+#[test]
+fn tokenizer_matches_the_reference_implementation() {
+    let Some(model) = model() else { return };
+    let tok = model.tokenizer();
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../testdata/smollm2_tokens.json")).unwrap();
+    assert!(cases.len() > 10);
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let expected: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| u32::try_from(v.as_u64().unwrap()).unwrap())
+            .collect();
+        assert_eq!(tok.encode_plain(text), expected, "text: {text:?}");
+        assert_eq!(tok.decode(&expected), text);
+    }
+}
+
 #[test]
 fn registry_records_hash_and_refuses_a_tampered_file() {
     let Some(path) = model_path() else { return };
