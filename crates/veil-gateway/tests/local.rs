@@ -55,6 +55,7 @@ fn config(dir: &std::path::Path, local: &str) -> Config {
     let text = format!(
         "[server]\ndata_dir = \"{}\"\n\
          [models.smol]\nkind = \"local\"\nupstream_model = \"smollm2\"\ntimeout_secs = 120\n\
+         approved_classes = [\"LOCATION\", \"PERSON\"]\n\
          [models.smol.local]\nthreads = 1\n{local}\n",
         dir.display()
     );
@@ -65,6 +66,11 @@ impl Harness {
     /// A gateway whose data directory registers the test model as `smollm2`; `local` is
     /// the `[models.smol.local]` table's extra lines.
     async fn start(local: &str) -> Option<Self> {
+        Self::start_as(local, &[]).await
+    }
+
+    /// Like [`Harness::start`], with a key holding `roles`.
+    async fn start_as(local: &str, roles: &[&str]) -> Option<Self> {
         let path = model_path()?;
         let dir = tempfile::tempdir().unwrap();
         Registry::open(dir.path())
@@ -79,6 +85,7 @@ impl Harness {
             &store,
             NewKey {
                 tenant: "acme".into(),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
                 ..NewKey::default()
             },
         )
@@ -286,7 +293,8 @@ async fn a_full_queue_is_answered_429_at_once() {
 
 #[tokio::test]
 async fn completions_and_logprobs_when_asked() {
-    let Some(h) = Harness::start("").await else {
+    // The default policy lets only admins see logprobs (`logprobs-admin`).
+    let Some(h) = Harness::start_as("", &["admin"]).await else {
         return;
     };
     let response = h
@@ -366,6 +374,59 @@ async fn the_model_gets_exactly_the_forwarded_conversation() {
     .unwrap();
     assert_eq!(answer["choices"][0]["message"]["content"], direct.text);
     assert_eq!(answer["usage"]["prompt_tokens"], direct.prompt_tokens);
+}
+
+/// Greedy answer and prompt length of the model's own run on `content` as one user turn.
+async fn direct(content: &str, max_tokens: usize) -> veil_local::Completion {
+    let model =
+        LocalModel::from_gguf_bytes(&std::fs::read(model_path().unwrap()).unwrap()).unwrap();
+    let mut request = GenerateRequest::chat(vec![ChatMessage::new("user", content)], max_tokens);
+    request.temperature = Some(0.0);
+    let pool = Pool::new(&model, PoolConfig::default()).unwrap();
+    let events = pool.try_submit(request).unwrap();
+    tokio::task::spawn_blocking(move || {
+        events
+            .iter()
+            .find_map(|event| match event {
+                Event::Done(done) => Some(done),
+                Event::Chunk(_) => None,
+                Event::Failed(err) => panic!("{err}"),
+            })
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn protection_applies_the_model_never_sees_the_address() {
+    let Some(h) = Harness::start("").await else {
+        return;
+    };
+    let raw = "Repeat after me: write to jane.doe@example.com today.";
+    let protected = "Repeat after me: write to <EMAIL_ADDRESS_1> today.";
+    let body = json!({
+        "model": "smol", "temperature": 0, "max_tokens": 12,
+        "messages": [{"role": "user", "content": raw}],
+    });
+    let (status, answer) = h.chat(&body).await;
+    assert_eq!(status, 200, "{answer}");
+    let seen = direct(protected, 12).await;
+    let clear = direct(raw, 12).await;
+    // The model's prompt was the pseudonymized one, token for token in length, not the raw.
+    assert_eq!(answer["usage"]["prompt_tokens"], seen.prompt_tokens);
+    assert_ne!(seen.prompt_tokens, clear.prompt_tokens);
+    // Its answer is the model's answer to the pseudonymized prompt (a placeholder the caller
+    // may see restored).
+    let content = answer["choices"][0]["message"]["content"].as_str().unwrap();
+    let restored = seen
+        .text
+        .replace("<EMAIL_ADDRESS_1>", "jane.doe@example.com");
+    assert!(
+        content == seen.text || content == restored,
+        "gateway {content:?}, model on the protected prompt {:?}",
+        seen.text
+    );
 }
 
 #[tokio::test]
