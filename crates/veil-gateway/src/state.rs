@@ -16,8 +16,8 @@ use crate::jwt::JwtVerifier;
 use crate::metrics::Metrics;
 use crate::observe::Observer;
 use crate::recorder::{AuditKeys, Recorder};
-use crate::throttle::Throttle;
 use crate::server::StartError;
+use crate::throttle::Throttle;
 use crate::upstream::Upstreams;
 use crate::vault::Vault;
 
@@ -68,11 +68,7 @@ impl Deref for AppState {
 impl AppState {
     /// Builds the state; spawns the audit writer, so call it inside a tokio runtime. The
     /// audit signing and digest keys are derived from `root_key`.
-    pub fn new(
-        settings: Settings,
-        store: Store,
-        root_key: &[u8; 32],
-    ) -> Result<Self, StartError> {
+    pub fn new(settings: Settings, store: Store, root_key: &[u8; 32]) -> Result<Self, StartError> {
         let analyzer = Analyzer::builder()
             .build()
             .map_err(|err| GatewayError::internal(&err))?;

@@ -346,9 +346,7 @@ async fn the_model_gets_exactly_the_forwarded_conversation() {
     });
     let (status, answer) = h.chat(&body).await;
     assert_eq!(status, 200, "{answer}");
-    let model =
-        LocalModel::from_gguf_bytes(&std::fs::read(model_path().unwrap()).unwrap()).unwrap();
-    let mut request = GenerateRequest::chat(
+    let direct = direct(
         vec![
             ChatMessage::new("system", "You answer in French."),
             ChatMessage::new("user", "Say hello to Marie."),
@@ -356,31 +354,17 @@ async fn the_model_gets_exactly_the_forwarded_conversation() {
             ChatMessage::new("user", "Now say goodbye."),
         ],
         6,
-    );
-    request.temperature = Some(0.0);
-    let pool = Pool::new(&model, PoolConfig::default()).unwrap();
-    let events = pool.try_submit(request).unwrap();
-    let direct = tokio::task::spawn_blocking(move || {
-        events
-            .iter()
-            .find_map(|event| match event {
-                Event::Done(done) => Some(done),
-                Event::Chunk(_) => None,
-                Event::Failed(err) => panic!("{err}"),
-            })
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    )
+    .await;
     assert_eq!(answer["choices"][0]["message"]["content"], direct.text);
     assert_eq!(answer["usage"]["prompt_tokens"], direct.prompt_tokens);
 }
 
-/// Greedy answer and prompt length of the model's own run on `content` as one user turn.
-async fn direct(content: &str, max_tokens: usize) -> veil_local::Completion {
+/// The model's own greedy answer to `messages`, outside the gateway.
+async fn direct(messages: Vec<ChatMessage>, max_tokens: usize) -> veil_local::Completion {
     let model =
         LocalModel::from_gguf_bytes(&std::fs::read(model_path().unwrap()).unwrap()).unwrap();
-    let mut request = GenerateRequest::chat(vec![ChatMessage::new("user", content)], max_tokens);
+    let mut request = GenerateRequest::chat(messages, max_tokens);
     request.temperature = Some(0.0);
     let pool = Pool::new(&model, PoolConfig::default()).unwrap();
     let events = pool.try_submit(request).unwrap();
@@ -411,8 +395,8 @@ async fn protection_applies_the_model_never_sees_the_address() {
     });
     let (status, answer) = h.chat(&body).await;
     assert_eq!(status, 200, "{answer}");
-    let seen = direct(protected, 12).await;
-    let clear = direct(raw, 12).await;
+    let seen = direct(vec![ChatMessage::new("user", protected)], 12).await;
+    let clear = direct(vec![ChatMessage::new("user", raw)], 12).await;
     // The model's prompt was the pseudonymized one, token for token in length, not the raw.
     assert_eq!(answer["usage"]["prompt_tokens"], seen.prompt_tokens);
     assert_ne!(seen.prompt_tokens, clear.prompt_tokens);
