@@ -202,8 +202,8 @@ pub struct LoadOptions {
     /// Why: candle 0.9 has hand-written SIMD dot products for `Q8_0`, `Q4_0` and the
     /// k-quants (compiled in only with AVX2, NEON or wasm SIMD128) but only a scalar loop
     /// for `Q4_1`, the format of the SmolLM2 file that Veil ships for tests and demos. On
-    /// SmolLM2, x86-64-v3 build (AVX2), one thread, the `Q8_0` path took 2.0 CPU s against
-    /// 7.9 for the same generations, load included (`docs/benchmarks.md`, "Local models"). Both formats use blocks of 32 values, and every `Q4_1` value
+    /// SmolLM2, x86-64-v3 build (AVX2), one thread, the `Q8_0` path decodes 77 tokens/s
+    /// against 19 for `Q4_1` (`docs/benchmarks.md`, "Local models"). Both formats use blocks of 32 values, and every `Q4_1` value
     /// (`d * q + m`, 16 levels) is re-expressed on a 255-level grid over the same block, so
     /// the error added is at most 1/254 of the block's largest magnitude (a few percent of
     /// one `Q4_1` step): greedy answers stay the same and logits stay within a small
