@@ -15,6 +15,7 @@ mod dp_store;
 mod explain;
 mod guard;
 mod keys;
+mod models;
 mod policy;
 mod redact;
 mod scan;
@@ -53,6 +54,8 @@ enum Command {
     Anonymize(Box<anonymize::Args>),
     /// Run the gateway.
     Serve(serve::Args),
+    /// Register local GGUF models (SHA-256 and size recorded) and list them.
+    Models(models::ModelsArgs),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(keys::Command),
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Anonymize(args) => anonymize::run(*args),
         Command::Serve(args) => serve::run(args),
+        Command::Models(args) => models::run(args),
         Command::Keys(cmd) => keys::run(cmd),
         Command::Config(cmd) => config::run(cmd),
         Command::Dp(cmd) => dp::run(cmd),
@@ -101,13 +105,18 @@ fn main() -> ExitCode {
 }
 
 /// The build targets x86-64-v3 (`.cargo/config.toml`); say so plainly on an older CPU instead
-/// of dying on an illegal instruction somewhere later.
+/// of dying on an illegal instruction somewhere later. Asks CPUID directly:
+/// `is_x86_feature_detected!` answers `true` at compile time for a feature the build enables.
 #[cfg(target_arch = "x86_64")]
 fn check_cpu() -> Result<(), &'static str> {
-    if cfg!(target_feature = "avx2") && !std::is_x86_feature_detected!("avx2") {
+    use std::arch::x86_64::__cpuid_count;
+    let leaf1 = __cpuid_count(1, 0);
+    let leaf7 = __cpuid_count(7, 0);
+    let osxsave = leaf1.ecx & (1 << 27) != 0;
+    if cfg!(target_feature = "avx2") && !(osxsave && leaf7.ebx & (1 << 5) != 0) {
         return Err("AVX2");
     }
-    if cfg!(target_feature = "fma") && !std::is_x86_feature_detected!("fma") {
+    if cfg!(target_feature = "fma") && leaf1.ecx & (1 << 12) == 0 {
         return Err("FMA");
     }
     Ok(())

@@ -10,9 +10,12 @@ use veil_local::Registry;
 /// Arguments of `veil models`.
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
-    /// Data directory holding `models.toml`.
-    #[arg(long, global = true, default_value = ".veil", env = "VEIL_DATA_DIR")]
-    data_dir: PathBuf,
+    /// Data directory holding `models.toml` (overrides `server.data_dir`, as `serve` does).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Config file (default: `$VEIL_CONFIG`, else `./veil.toml` if present, else defaults).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: ModelsCommand,
 }
@@ -37,9 +40,13 @@ enum ModelsCommand {
 
 /// Runs `veil models`.
 pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
+    // The same data directory `veil serve` will read the registry from.
+    let data_dir = crate::serve::load_config(args.config.as_deref(), args.data_dir, None)?
+        .server
+        .data_dir;
     match args.command {
         ModelsCommand::Add { name, file } => {
-            let mut registry = Registry::open(&args.data_dir)?;
+            let mut registry = Registry::open(&data_dir)?;
             let (entry, info) = registry
                 .add(&name, &file)
                 .with_context(|| format!("cannot add model `{name}`"))?;
@@ -59,9 +66,9 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             );
         }
         ModelsCommand::List => {
-            let registry = Registry::open(&args.data_dir)?;
+            let registry = Registry::open(&data_dir)?;
             if registry.models().is_empty() {
-                println!("no models in `{}`", args.data_dir.display());
+                println!("no models in `{}`", data_dir.display());
             }
             for m in registry.models() {
                 println!(
@@ -75,7 +82,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<ExitCode> {
             }
         }
         ModelsCommand::Verify { name } => {
-            let registry = Registry::open(&args.data_dir)?;
+            let registry = Registry::open(&data_dir)?;
             registry
                 .load(&name)
                 .with_context(|| format!("model `{name}` refused"))?;

@@ -355,6 +355,9 @@ pub enum UpstreamKind {
     Openai,
     /// The built-in echo upstream: answers with exactly what the model would have received.
     Echo,
+    /// A GGUF model registered with `veil models add`, run in-process on CPU; nothing leaves
+    /// the host. Policy always sees it as `hosting = on_prem`.
+    Local,
 }
 
 /// Where a model runs, for policy.
@@ -372,11 +375,12 @@ pub enum Hosting {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
-    /// `openai` (any OpenAI-compatible server) or `echo`.
+    /// `openai` (any OpenAI-compatible server), `echo`, or `local` (a registered GGUF model).
     pub kind: UpstreamKind,
     /// Base URL including the version path, for example `https://api.openai.com/v1`.
     pub base_url: Option<String>,
-    /// The model name the upstream expects; defaults to the public name.
+    /// The model name the upstream expects; defaults to the public name. For `local`, the
+    /// name given to `veil models add` (looked up in `DATA_DIR/models.toml`).
     pub upstream_model: Option<String>,
     /// Name of the environment variable holding the upstream's API key (never the key).
     pub api_key_env: Option<String>,
@@ -390,6 +394,33 @@ pub struct ModelConfig {
     pub region: Option<String>,
     /// Data classes that may reach this model in clear (names as in `veil classes`).
     pub approved_classes: Vec<String>,
+    /// How a `local` model runs (ignored by other kinds).
+    pub local: LocalConfig,
+}
+
+/// How a `local` model runs: a bounded pool of generation threads beside the server's I/O.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocalConfig {
+    /// Generations that run at once, each with its own KV cache.
+    pub workers: usize,
+    /// Compute threads per generation. 1 is fastest on small shared machines.
+    pub threads: usize,
+    /// Requests that may wait for a worker; one more is answered 429 at once.
+    pub queue_limit: usize,
+    /// Most tokens one answer may have; also the default when a request sets none.
+    pub max_tokens: usize,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            threads: 1,
+            queue_limit: 16,
+            max_tokens: 512,
+        }
+    }
 }
 
 impl Default for ModelConfig {
@@ -404,6 +435,7 @@ impl Default for ModelConfig {
             hosting: Hosting::Cloud,
             region: None,
             approved_classes: Vec::new(),
+            local: LocalConfig::default(),
         }
     }
 }
@@ -710,6 +742,22 @@ fn resolve_model(name: &str, model: &ModelConfig) -> Result<ResolvedModel, Confi
     };
     let base_url = match (model.kind, &model.base_url) {
         (UpstreamKind::Echo, _) => None,
+        (UpstreamKind::Local, Some(_)) => {
+            return Err(fail("a `local` model takes no `base_url`".into()));
+        }
+        (UpstreamKind::Local, None) => {
+            let local = &model.local;
+            for (field, value) in [
+                ("workers", local.workers),
+                ("threads", local.threads),
+                ("max_tokens", local.max_tokens),
+            ] {
+                if value == 0 {
+                    return Err(fail(format!("`local.{field}` must be positive")));
+                }
+            }
+            None
+        }
         (UpstreamKind::Openai, None) => return Err(fail("`base_url` is required".into())),
         (UpstreamKind::Openai, Some(url)) => {
             let parsed = reqwest::Url::parse(url)
@@ -734,8 +782,14 @@ fn resolve_model(name: &str, model: &ModelConfig) -> Result<ResolvedModel, Confi
         api_key,
         timeout: Duration::from_secs(model.timeout_secs),
         retries: model.retries,
+        local: model.local.clone(),
         attributes: ModelAttributes {
-            hosting: model.hosting,
+            // A local model runs inside Veil's own process: on the premises by construction.
+            hosting: if model.kind == UpstreamKind::Local {
+                Hosting::OnPrem
+            } else {
+                model.hosting
+            },
             region: model.region.clone(),
             approved_classes: approved,
         },
@@ -770,6 +824,8 @@ pub struct ResolvedModel {
     pub timeout: Duration,
     /// Retries on connection errors.
     pub retries: u32,
+    /// How a `local` model runs.
+    pub local: LocalConfig,
     /// Attributes for policy.
     pub attributes: ModelAttributes,
 }
@@ -810,6 +866,8 @@ mod tests {
         let config = Config::from_toml_str(EXAMPLE, "veil.example.toml").unwrap();
         assert!(config.models.contains_key("gpt-4o"));
         assert!(config.models.contains_key("echo"));
+        assert_eq!(config.models["smollm2"].kind, UpstreamKind::Local);
+        assert_eq!(config.models["smollm2"].local, LocalConfig::default());
         let mut without_secret = config.clone();
         for model in without_secret.models.values_mut() {
             model.api_key_env = None;
@@ -909,6 +967,39 @@ mod tests {
             text.starts_with("server.tls: certificate `/nonexistent/cert.pem`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn local_models_are_on_prem_and_checked() {
+        let text = "[models.m]\nkind = \"local\"\nhosting = \"cloud\"\nupstream_model = \"smollm2\"\n[models.m.local]\nthreads = 2\nqueue_limit = 3\n";
+        let settings = Config::from_toml_str(text, "t")
+            .unwrap()
+            .validate()
+            .unwrap();
+        let m = &settings.models["m"];
+        assert_eq!(m.kind, UpstreamKind::Local);
+        assert_eq!(m.attributes.hosting, Hosting::OnPrem);
+        assert_eq!(m.upstream_model, "smollm2");
+        assert_eq!(
+            (m.local.workers, m.local.threads, m.local.queue_limit),
+            (1, 2, 3)
+        );
+        for (text, expected) in [
+            (
+                "[models.m]\nkind = \"local\"\nbase_url = \"http://x\"\n",
+                "takes no `base_url`",
+            ),
+            (
+                "[models.m]\nkind = \"local\"\n[models.m.local]\nthreads = 0\n",
+                "`local.threads` must be positive",
+            ),
+        ] {
+            let err = Config::from_toml_str(text, "t")
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            assert!(err.to_string().contains(expected), "{err}");
+        }
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub enum StartError {
     /// Building the state failed.
     #[error("{0}")]
     State(#[from] crate::error::GatewayError),
+    /// The routing table failed: the HTTP client, or a local model (unregistered, changed
+    /// since `veil models add`, invalid).
+    #[error(transparent)]
+    Upstreams(#[from] crate::upstream::UpstreamsError),
     /// An environment variable is unusable.
     #[error(transparent)]
     Env(#[from] env::EnvError),

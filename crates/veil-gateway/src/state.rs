@@ -16,6 +16,7 @@ use crate::jwt::JwtVerifier;
 use crate::metrics::Metrics;
 use crate::observe::Observer;
 use crate::recorder::{AuditKeys, Recorder};
+use crate::server::StartError;
 use crate::throttle::Throttle;
 use crate::upstream::Upstreams;
 use crate::vault::Vault;
@@ -67,11 +68,7 @@ impl Deref for AppState {
 impl AppState {
     /// Builds the state; spawns the audit writer, so call it inside a tokio runtime. The
     /// audit signing and digest keys are derived from `root_key`.
-    pub fn new(
-        settings: Settings,
-        store: Store,
-        root_key: &[u8; 32],
-    ) -> Result<Self, GatewayError> {
+    pub fn new(settings: Settings, store: Store, root_key: &[u8; 32]) -> Result<Self, StartError> {
         let analyzer = Analyzer::builder()
             .build()
             .map_err(|err| GatewayError::internal(&err))?;
@@ -84,8 +81,8 @@ impl AppState {
         store: Store,
         root_key: &[u8; 32],
         analyzer: Arc<Analyzer>,
-    ) -> Result<Self, GatewayError> {
-        let upstreams = Upstreams::new(&settings.models)?;
+    ) -> Result<Self, StartError> {
+        let upstreams = Upstreams::new(&settings.models, &settings.config.server.data_dir)?;
         let keys = AuditKeys::derive(root_key, &settings.config.audit)?;
         let metrics = Metrics::new();
         let throttle = Throttle::new(settings.config.throttle.clone());

@@ -1,4 +1,5 @@
-//! Upstream connectors: any OpenAI-compatible HTTP server, and the built-in echo.
+//! Upstream connectors: any OpenAI-compatible HTTP server, a local GGUF model run
+//! in-process (`local`), and the built-in echo.
 //!
 //! One pooled `reqwest` client serves every HTTP upstream (connections are pooled per
 //! host). Timeouts are per upstream: waiting for response headers, and between two streamed
@@ -6,6 +7,7 @@
 //! the request certainly did not reach the model.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,10 @@ use serde_json::{Value, json};
 use crate::config::{ModelAttributes, ResolvedModel, UpstreamKind};
 use crate::error::GatewayError;
 use crate::exchange::Action;
+
+mod local;
+
+pub use local::LoadError;
 
 /// A stream of body chunks from an upstream.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, GatewayError>> + Send>>;
@@ -42,6 +48,8 @@ pub struct UpstreamResponse {
 #[derive(Debug)]
 pub struct Upstream {
     model: ResolvedModel,
+    /// The loaded model and its worker pool, for `local` upstreams.
+    local: Option<local::LocalUpstream>,
 }
 
 impl Upstream {
@@ -66,6 +74,17 @@ impl Upstream {
     }
 }
 
+/// Why the routing table could not be built (at startup).
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamsError {
+    /// The HTTP client could not be built.
+    #[error("{0}")]
+    Client(GatewayError),
+    /// A local model is not registered, changed since it was registered, or is invalid.
+    #[error(transparent)]
+    Local(#[from] LoadError),
+}
+
 /// The routing table with its HTTP client.
 #[derive(Debug)]
 pub struct Upstreams {
@@ -74,26 +93,33 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Builds the table from validated settings.
-    pub fn new(models: &BTreeMap<String, ResolvedModel>) -> Result<Self, GatewayError> {
+    /// Builds the table from validated settings; `local` models are loaded from the
+    /// registry in `data_dir` (hash-checked) and get their worker pools.
+    pub fn new(
+        models: &BTreeMap<String, ResolvedModel>,
+        data_dir: &Path,
+    ) -> Result<Self, UpstreamsError> {
         let client = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .connect_timeout(Duration::from_secs(10))
             .build()
-            .map_err(|err| GatewayError::internal(&err))?;
-        let by_name = models
-            .iter()
-            .map(|(name, model)| {
-                (
-                    name.clone(),
-                    Upstream {
-                        model: model.clone(),
-                    },
-                )
-            })
-            .collect();
+            .map_err(|err| UpstreamsError::Client(GatewayError::internal(&err)))?;
+        let mut by_name = BTreeMap::new();
+        for (name, model) in models {
+            let local = match model.kind {
+                UpstreamKind::Local => Some(local::LocalUpstream::load(model, data_dir)?),
+                UpstreamKind::Openai | UpstreamKind::Echo => None,
+            };
+            by_name.insert(
+                name.clone(),
+                Upstream {
+                    model: model.clone(),
+                    local,
+                },
+            );
+        }
         Ok(Self { client, by_name })
     }
 
@@ -123,6 +149,9 @@ impl Upstreams {
         let started = Instant::now();
         if upstream.is_echo() {
             return echo(action, body, stream, started);
+        }
+        if let Some(local) = &upstream.local {
+            return local.send(action, &body, stream).await;
         }
         let model = &upstream.model;
         let Some(base) = &model.base_url else {

@@ -39,8 +39,8 @@ mod tokenizer;
 
 pub use error::{Error, ErrorKind};
 pub use model::{
-    ChatMessage, Chunk, Completion, FinishReason, GenerateRequest, LocalModel, ModelInfo, Prompt,
-    TokenLogprob, inspect,
+    ChatMessage, Chunk, Completion, FinishReason, GenerateRequest, LoadOptions, LocalModel,
+    ModelInfo, Prompt, TokenLogprob, inspect,
 };
 pub use pool::{Event, Pool, PoolConfig, Sink};
 pub use registry::{ModelEntry, REGISTRY_FILE, Registry, load_verified, sha256_hex};

@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 
 use veil_local::{
-    ChatMessage, ErrorKind, Event, FinishReason, GenerateRequest, LocalModel, Pool, PoolConfig,
-    Prompt, Registry, load_verified, sha256_hex,
+    ChatMessage, ErrorKind, Event, FinishReason, GenerateRequest, LoadOptions, LocalModel, Pool,
+    PoolConfig, Prompt, Registry, load_verified, sha256_hex,
 };
 
 fn model_path() -> Option<PathBuf> {
@@ -107,6 +107,51 @@ fn greedy_answer_is_deterministic_and_sensible() {
     assert!(!first.text.trim().is_empty());
     assert!(first.text.contains("Paris"), "answer: {:?}", first.text);
     assert!(first.prompt_tokens > 10);
+}
+
+/// Loading may convert the file's `Q4_1` tensors to `Q8_0` (SIMD kernels in candle); the
+/// exact `Q4_1` weights must give the same greedy answer and nearly the same logits.
+#[test]
+fn q8_0_conversion_keeps_the_q4_1_answers_and_logits() {
+    let Some(path) = model_path() else { return };
+    let bytes = std::fs::read(path).unwrap();
+    let load = |q4_1_as_q8_0| {
+        LocalModel::from_gguf_bytes_with(&bytes, LoadOptions { q4_1_as_q8_0 }).unwrap()
+    };
+    let (converted, exact) = (load(true), load(false));
+    let request = question(12);
+    let (a, b) = (generate(&converted, &request), generate(&exact, &request));
+    assert_eq!(a.text, b.text, "greedy answers differ");
+    let prompt = Prompt::Chat(vec![ChatMessage::new(
+        "user",
+        "Write a short story about a lighthouse keeper who finds a message in a bottle.",
+    )]);
+    let (mut c, mut e) = (converted.clone(), exact.clone());
+    let lc = one_thread(|| c.next_token_logits(&prompt)).unwrap();
+    let le = one_thread(|| e.next_token_logits(&prompt)).unwrap();
+    assert_eq!(lc.len(), le.len());
+    let range = le.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+        - le.iter().copied().fold(f32::INFINITY, f32::min);
+    let max_diff = lc
+        .iter()
+        .zip(&le)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("logit range {range:.3}, largest difference {max_diff:.4}");
+    assert!(
+        max_diff <= 0.05 * range,
+        "logits drift: {max_diff} against a range of {range}"
+    );
+    let argmax = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .max_by(|x, y| x.1.total_cmp(y.1))
+            .map(|(i, _)| i)
+    };
+    assert_eq!(argmax(&lc), argmax(&le));
+    // A conversion that did nothing would also pass the checks above: the logits must
+    // differ a little (the grids differ), or the exact path is not what was compared.
+    assert!(max_diff > 0.0, "identical logits: conversion not applied");
 }
 
 #[test]
@@ -262,6 +307,28 @@ fn tokenizer_round_trips_text() {
     }
     // Known SmolLM2 ids: "Hello" is one token, as in the Hugging Face tokenizer.
     assert_eq!(tok.encode_plain("Hello").len(), 1);
+}
+
+/// The hand-written tokenizer gives the same ids as Hugging Face `tokenizers` built from the
+/// same GGUF metadata (`testdata/smollm2_tokens.py` wrote the reference).
+#[test]
+fn tokenizer_matches_the_reference_implementation() {
+    let Some(model) = model() else { return };
+    let tok = model.tokenizer();
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../testdata/smollm2_tokens.json")).unwrap();
+    assert!(cases.len() > 10);
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        let expected: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| u32::try_from(v.as_u64().unwrap()).unwrap())
+            .collect();
+        assert_eq!(tok.encode_plain(text), expected, "text: {text:?}");
+        assert_eq!(tok.decode(&expected), text);
+    }
 }
 
 #[test]
