@@ -1200,11 +1200,12 @@ fn random_sensitive_values_never_reach_the_upstream() {
         proptest::collection::vec(0usize..1000, 6),
         proptest::collection::vec(proptest::sample::select(vec!["user", "system", "tool"]), 3),
     );
-    // Word salad carrying an e-mail address sometimes scores as an injection with the guard's
-    // classifier (e.g. 0.89 for "the today the the with the <email> the today"), and the
-    // default policy then refuses the request: nothing reaches the upstream, which keeps the
-    // promise under test. Such refusals are counted and bounded, so that a gateway refusing
-    // everything would still fail.
+    // Word salad carrying an e-mail address used to score as an injection with the guard's
+    // classifier (0.89 for "the today the the with the <email> the today" before template
+    // set D; veil-guard's `word_salad_with_addresses_is_not_flagged` now checks 300 such
+    // texts). Should the guard refuse one again, nothing reaches the upstream, which keeps
+    // the promise under test: refusals are allowed, counted and bounded, so that a gateway
+    // refusing everything would still fail.
     let refused = std::sync::atomic::AtomicUsize::new(0);
     let mut runner = TestRunner::new(RunnerConfig::with_cases(24));
     runner
