@@ -142,6 +142,7 @@ impl NameRecognizer {
         let doc = Doc::new(text, &self.inner.gazetteer);
         let (mut labels, margins) = self.inner.model.tag(&doc);
         drop_eponyms(&doc, &mut labels);
+        drop_streets(&doc, &mut labels);
         let mut spans = spans_of(&labels);
         tidy(&doc, &mut labels, &mut spans);
         join_names(&doc, &mut labels, &mut spans);
@@ -545,6 +546,86 @@ fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
     }
 }
 
+/// Street types that end a street name in every casing ("Washington Street", "Martin
+/// Luther King Blvd").
+const STREET_TYPES: &[&str] = &[
+    "street",
+    "st",
+    "road",
+    "rd",
+    "avenue",
+    "ave",
+    "av",
+    "boulevard",
+    "blvd",
+    "highway",
+    "hwy",
+    "parkway",
+    "pkwy",
+    "expressway",
+    "freeway",
+];
+
+/// Street types that are also surnames or ordinary words ("Lane", "Way", "Court"): a
+/// street only after a house number.
+const STREET_TYPES_AFTER_NUMBER: &[&str] = &[
+    "drive", "dr", "lane", "ln", "way", "court", "ct", "place", "pl", "terrace", "square", "sq",
+    "crescent", "circle", "close", "row", "trail", "plaza",
+];
+
+/// Un-tags PERSON spans that are part of a street name (see [`in_street`]). Street names
+/// are address parts, not people. ORGANIZATION spans too: one that starts with a given name
+/// would become a person in [`tidy`].
+fn drop_streets(doc: &Doc, labels: &mut [u8]) {
+    for (class, toks) in spans_of(labels) {
+        if matches!(class, 1 | 3) && in_street(doc, &toks) {
+            for l in labels.iter_mut().take(toks.end).skip(toks.start) {
+                *l = O;
+            }
+        }
+    }
+}
+
+/// Whether the tokens `toks` (at most three) are a street's name: they, or they and at most
+/// two more words, end in a street type ("Washington Street", "Franklin Avenue", "12 Martin
+/// Luther King Blvd", "4 Kennedy Drive").
+fn in_street(doc: &Doc, toks: &Range<usize>) -> bool {
+    if toks.len() > 3 {
+        return false;
+    }
+    let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
+    let number_before = toks
+        .start
+        .checked_sub(1)
+        .and_then(|k| doc.tokens.get(k))
+        .is_some_and(|t| t.has_digit && t.is_word);
+    let street_at = |k: usize| {
+        let w = lower(k);
+        STREET_TYPES.contains(&w) || number_before && STREET_TYPES_AFTER_NUMBER.contains(&w)
+    };
+    if toks.len() > 1 && street_at(toks.end - 1) {
+        return true;
+    }
+    // One of the (at most two) name-like words after the span.
+    for k in toks.end..toks.end + 3 {
+        let Some(t) = doc.tokens.get(k) else {
+            return false;
+        };
+        if !t.is_word || t.newline_before {
+            return false;
+        }
+        if street_at(k) {
+            return true;
+        }
+        let name_like = t.init_upper || doc.casing != features::Casing::Mixed;
+        let f = doc.flags.get(k).copied().unwrap_or(0);
+        if !name_like || f & flag::STOP != 0 {
+            return false;
+        }
+    }
+    false
+}
+
 /// Document-level consistency: every later or earlier mention of a found name gets the
 /// same class, whatever its case; a person's name parts count alone too.
 fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
@@ -602,7 +683,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                             && !t.newline_before
                             && doc.casing == features::Casing::Mixed
                     }) && labels.get(i + n).is_some_and(|&l| l != O);
-                    if !after_word {
+                    if !after_word && !in_street(doc, &(i..i + n)) {
                         for (k, l) in labels.iter_mut().enumerate().skip(i).take(n) {
                             *l = if k == i { class * 2 - 1 } else { class * 2 };
                         }
