@@ -1,9 +1,9 @@
 //! Run with `cargo run --release -p veil-detect --example train_names`.
 //!
-//! Trains the names tagger on `testdata/names/train.jsonl`, reports per-class scores on the
-//! development splits `dev.jsonl` and `dev2.jsonl` (separate templates; tuning looks at
-//! these), and writes `crates/veil-detect/data/names/model.bin`. The held-out split
-//! (`heldout.jsonl`) is never read here.
+//! Trains the names tagger on `testdata/names/train.jsonl` and `train2.jsonl`, reports
+//! per-class scores on the development splits `dev.jsonl` and `dev2.jsonl` (separate
+//! templates; tuning looks at these), and writes `crates/veil-detect/data/names/model.bin`.
+//! The held-out split (`heldout.jsonl`) is never read here.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -46,7 +46,8 @@ fn main() {
         let text = std::fs::read_to_string(format!("{root}/testdata/names/{name}")).unwrap();
         corpus::parse(&text).unwrap()
     };
-    let docs = read("train.jsonl");
+    let mut docs = read("train.jsonl");
+    docs.extend(read("train2.jsonl"));
 
     let model = train(&docs);
     let r = NameRecognizer::with_model(&model).unwrap();
