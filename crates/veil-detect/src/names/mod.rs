@@ -246,6 +246,13 @@ const IDENTIFIER_WORDS: &[&str] = &[
     "uuid", "sku", "imei", "iccid", "routing", "acct", "ref", "fax", "tel",
 ];
 
+/// Job titles and credentials written as acronyms ("joined as CTO", "Jane Roe, NP"): alone,
+/// never a name.
+const ROLE_WORDS: &[&str] = &[
+    "ceo", "cfo", "cto", "coo", "cio", "ciso", "cmo", "vp", "svp", "evp", "np", "rn", "lpn", "cna",
+    "md", "phd", "dds", "dmd", "esq", "cpa", "mba", "gm", "hr", "it", "qa", "pm",
+];
+
 /// Function words that never sit inside a name, whatever the casing.
 pub(crate) const STOPWORDS: &[&str] = &[
     "to", "from", "in", "at", "with", "will", "is", "are", "was", "were", "be", "been", "has",
@@ -322,18 +329,17 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
                 .take(end)
                 .skip(toks.start)
         };
-        // A lone function word ("My" at a sentence start) is never a name, and a lone word
-        // naming an identifier scheme ("NHS number", "Medicare ID") is left to the pattern
-        // recognizers.
+        // A lone function word ("My" at a sentence start) or job title ("CTO") is never a
+        // name, and a lone word naming an identifier scheme ("NHS number", "Medicare ID") is
+        // left to the pattern recognizers.
         let scheme = doc.tokens.get(end).is_some_and(|t| {
             matches!(
                 t.lower.as_ref(),
                 "number" | "no" | "id" | "#" | "card" | "account"
             )
-        }) || doc
-            .tokens
-            .get(toks.start)
-            .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
+        }) || doc.tokens.get(toks.start).is_some_and(|t| {
+            IDENTIFIER_WORDS.contains(&t.lower.as_ref()) || ROLE_WORDS.contains(&t.lower.as_ref())
+        });
         if end - toks.start == 1 && (scheme || words().all(|(_, f)| f & flag::STOP != 0)) {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
@@ -522,26 +528,34 @@ pub(crate) fn abbreviation(doc: &Doc, i: usize) -> bool {
             || matches!(t.lower.as_ref(), "st" | "ste" | "mt" | "ft"))
 }
 
-/// Un-tags single-word PERSON spans that are medical eponyms used as such
-/// ("Parkinson's disease", "Apgar score").
+/// Un-tags PERSON spans that are medical eponyms used as such ("Parkinson's disease",
+/// "Apgar score", "Guillain-Barre syndrome"): every word of the span is an eponym, and a
+/// head word ("disease", "score") follows, after a possessive or the rest of a hyphenated
+/// eponym.
 fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
+    let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
+    let eponym = |k: usize| doc.flags.get(k).copied().unwrap_or(0) & flag::EPONYM != 0;
     for (class, toks) in spans_of(labels) {
-        if class != 1 || toks.len() != 1 {
+        if class != 1 || toks.len() > 3 {
             continue;
         }
-        let i = toks.start;
-        if doc.flags.get(i).copied().unwrap_or(0) & flag::EPONYM == 0 {
+        let all_eponyms = toks
+            .clone()
+            .all(|k| eponym(k) || lower(k) == "-" && k > toks.start);
+        if !all_eponyms {
             continue;
         }
-        let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
-        let mut next = i + 1;
+        let mut next = toks.end;
+        while lower(next) == "-" && eponym(next + 1) {
+            next += 2;
+        }
         if lower(next) == "'" || lower(next) == "’" {
             next += if lower(next + 1) == "s" { 2 } else { 1 };
         }
-        if EPONYM_HEADS.contains(&lower(next))
-            && let Some(l) = labels.get_mut(i)
-        {
-            *l = O;
+        if EPONYM_HEADS.contains(&lower(next)) {
+            for l in labels.iter_mut().take(toks.end).skip(toks.start) {
+                *l = O;
+            }
         }
     }
 }
@@ -643,7 +657,10 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         };
         known.entry(seq_hash(words)).or_insert(*class);
         max_words = max_words.max(toks.len());
-        if *class == 1 && toks.len() > 1 {
+        // A one-word name counts when a title says it is a person's ("Dr. Okafor").
+        let titled = toks.len() == 1
+            && trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w));
+        if *class == 1 && (toks.len() > 1 || titled) {
             for (k, t) in words.iter().enumerate() {
                 let f = doc.flags.get(toks.start + k).copied().unwrap_or(0);
                 let useful = t.is_word

@@ -141,3 +141,12 @@ fn street_names_are_not_people() {
         "{people:?}"
     );
 }
+
+#[test]
+fn hyphenated_eponyms_and_job_titles_are_not_people() {
+    let f = found("Sister has Guillain-Barre syndrome. Jane Roe joined Acme Inc. as CTO.");
+    let people: Vec<_> = f.iter().filter(|(c, _)| c == "PERSON").collect();
+    assert!(has(&f, "PERSON", "Jane Roe"), "{f:?}");
+    assert_eq!(people.len(), 1, "{f:?}");
+    assert!(!f.iter().any(|(_, v)| v == "CTO"), "{f:?}");
+}
