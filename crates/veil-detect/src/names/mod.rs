@@ -442,13 +442,97 @@ fn joins(doc: &Doc, before: &Range<usize>, gap: Range<usize>, next: usize) -> bo
     }
 }
 
+/// The end of a firm named after its partners ("Johnson, Carroll and Barnett", "Luria,
+/// Nonis e Sgarbi Group") when the person span `toks` is its start: surnames joined by
+/// commas, then a conjunction, a last surname and any organization keywords.
+fn firm_name(doc: &Doc, toks: &Range<usize>) -> Option<usize> {
+    let tok = |k: usize| doc.tokens.get(k);
+    let comma = toks
+        .clone()
+        .skip(1)
+        .any(|k| tok(k).is_some_and(|t| t.punct == b','));
+    if !comma {
+        return None;
+    }
+    let and = tok(toks.end)?;
+    if !matches!(and.lower.as_ref(), "and" | "&" | "e" | "y" | "und" | "et") {
+        return None;
+    }
+    let last = tok(toks.end + 1)?;
+    let cased = doc.casing != features::Casing::Mixed || last.init_upper;
+    if !last.is_word || last.has_digit || !cased || last.newline_before {
+        return None;
+    }
+    let mut end = toks.end + 2;
+    while doc.flags.get(end).is_some_and(|f| f & flag::ORG_KW != 0)
+        && tok(end).is_some_and(|t| t.is_word && !t.newline_before)
+    {
+        end += 1;
+    }
+    Some(end)
+}
+
+/// Whether the one-word person spans `last` and `next` are one name written surname
+/// first, as forms and lists do ("Name: Bilgin, Gülper"): a comma between them, the second
+/// a given name, and neither a list of names around them ("Ana, Luis, Eva", "Ana, Luis and
+/// Eva").
+fn inverted(doc: &Doc, last: &Range<usize>, next: &Range<usize>) -> bool {
+    let tok = |k: usize| doc.tokens.get(k);
+    let flags = |k: usize| doc.flags.get(k).copied().unwrap_or(0);
+    let listy = |k: usize| {
+        tok(k).is_some_and(|t| {
+            !t.newline_before && (t.punct == b',' || matches!(t.lower.as_ref(), "and" | "&" | "or"))
+        })
+    };
+    last.len() == 1
+        && next.len() == 1
+        && next.start == last.end + 1
+        && tok(last.end).is_some_and(|t| t.punct == b',' && !t.space_before)
+        && tok(next.start).is_some_and(|t| t.space_before && !t.newline_before)
+        && flags(next.start) & flag::FIRST != 0
+        && !listy(next.end)
+        && !last
+            .start
+            .checked_sub(1)
+            .is_some_and(|k| listy(k) && !tok(last.start).is_some_and(|t| t.newline_before))
+}
+
 /// Mends person names the tagger split: spans joined by a space, an initial or a hyphen
 /// become one name (see [`joins`]), and a one-word organization right after a person's
 /// initial is that person's surname. In a handle such as `jane.doe@corp` the part after
 /// the period is a name too when the part before is.
 fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
     let mut out: Vec<(u8, Range<usize>)> = Vec::with_capacity(spans.len());
+    // A person span with a comma inside is split there ("Maria, John" in a list of names);
+    // the surname-first form ("Okafor, Maria") is joined again below (see [`inverted`]).
+    let mut split = Vec::with_capacity(spans.len());
     for (class, toks) in spans.drain(..) {
+        let mut start = toks.start;
+        if class == 1
+            && let Some(end) = firm_name(doc, &toks)
+        {
+            split.push((3, toks.start..end));
+            continue;
+        }
+        if class == 1 {
+            for k in toks.clone() {
+                if doc.tokens.get(k).is_some_and(|t| t.punct == b',') {
+                    if k > start {
+                        split.push((class, start..k));
+                    }
+                    start = k + 1;
+                }
+            }
+        }
+        if start < toks.end {
+            split.push((class, start..toks.end));
+        }
+    }
+    for (class, toks) in split {
+        // Inside a firm's name found above.
+        if out.last().is_some_and(|(_, last)| toks.start < last.end) {
+            continue;
+        }
         // After an honorific ("Dr. Chandler", "Mrs. Paris") a name is a person's, whatever
         // else the word names.
         let class = if class != 1
@@ -464,6 +548,13 @@ fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>)
             && last.end <= toks.start
             && joins(doc, last, last.end..toks.start, toks.start)
             && (class == 1 || toks.start > last.end)
+        {
+            last.end = toks.end;
+            continue;
+        }
+        if let Some((1, last)) = out.last_mut()
+            && class == 1
+            && inverted(doc, last, &toks)
         {
             last.end = toks.end;
             continue;

@@ -150,3 +150,25 @@ fn hyphenated_eponyms_and_job_titles_are_not_people() {
     assert_eq!(people.len(), 1, "{f:?}");
     assert!(!f.iter().any(|(_, v)| v == "CTO"), "{f:?}");
 }
+
+#[test]
+fn surname_first_in_forms_is_one_name() {
+    let f = found("Patient: Okafor, Maria\nSex: F\nReferring: Dr. Lee");
+    assert!(has(&f, "PERSON", "Okafor, Maria"), "{f:?}");
+    let f = found("Invited: Maria, John, Peter and Susan.");
+    assert!(!f.iter().any(|(_, v)| v.contains(',')), "{f:?}");
+}
+
+#[test]
+fn firms_named_after_partners_are_organizations() {
+    let f = found("Invoice from Acme Inc. to Johnson, Carroll and Barnett, payable to Jane Roe.");
+    assert!(
+        has(&f, "ORGANIZATION", "Johnson, Carroll and Barnett"),
+        "{f:?}"
+    );
+    assert!(
+        !f.iter()
+            .any(|(c, v)| c == "PERSON" && v.contains("Johnson")),
+        "{f:?}"
+    );
+}
