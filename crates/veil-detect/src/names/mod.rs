@@ -678,12 +678,12 @@ const STREET_TYPES_AFTER_NUMBER: &[&str] = &[
     "crescent", "circle", "close", "row", "trail", "plaza",
 ];
 
-/// Un-tags PERSON spans that are part of a street name (see [`in_street`]). Street names
-/// are address parts, not people. ORGANIZATION spans too: one that starts with a given name
-/// would become a person in [`tidy`].
+/// Un-tags PERSON, ORGANIZATION and NRP spans that are part of a street name (see
+/// [`in_street`]): street names are address parts, not people, and an organization span
+/// that starts with a given name would become a person in [`tidy`]. LOCATION spans stay.
 fn drop_streets(doc: &Doc, labels: &mut [u8]) {
     for (class, toks) in spans_of(labels) {
-        if matches!(class, 1 | 3) && in_street(doc, &toks) {
+        if class != 2 && in_street(doc, &toks) {
             for l in labels.iter_mut().take(toks.end).skip(toks.start) {
                 *l = O;
             }
