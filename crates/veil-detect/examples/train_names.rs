@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use veil_detect::names::{NameTrainer, corpus};
 use veil_detect::{NameRecognizer, Recognizer};
 
-const EPOCHS: usize = 8;
+// Chosen on the development splits (2026-11-27, three shuffle seeds each): 4 to 6 epochs
+// scored alike, 8 and 12 lower on NRP (dev2 0.87-0.91 at 8 against 0.89-0.93 at 5).
+const EPOCHS: usize = 5;
 const PRUNE: f32 = 0.02;
 
 fn shuffle<T>(v: &mut [T], seed: &mut u64) {
