@@ -146,6 +146,16 @@ impl NameRecognizer {
         let mut spans = spans_of(&labels);
         tidy(&doc, &mut labels, &mut spans);
         join_names(&doc, &mut labels, &mut spans);
+        // Once more on the mended spans: tidying can turn an organization into a person.
+        spans.retain(|(class, toks)| {
+            let street = *class != 2 && in_street(&doc, *class, toks);
+            if street {
+                for l in labels.iter_mut().take(toks.end).skip(toks.start) {
+                    *l = O;
+                }
+            }
+            !street
+        });
         let tagged = spans.len();
         consistency(&doc, &mut labels, &mut spans);
         for (k, (class, toks)) in spans.into_iter().enumerate() {
@@ -683,7 +693,7 @@ const STREET_TYPES_AFTER_NUMBER: &[&str] = &[
 /// that starts with a given name would become a person in [`tidy`]. LOCATION spans stay.
 fn drop_streets(doc: &Doc, labels: &mut [u8]) {
     for (class, toks) in spans_of(labels) {
-        if class != 2 && in_street(doc, &toks) {
+        if class != 2 && in_street(doc, class, &toks) {
             for l in labels.iter_mut().take(toks.end).skip(toks.start) {
                 *l = O;
             }
@@ -691,10 +701,10 @@ fn drop_streets(doc: &Doc, labels: &mut [u8]) {
     }
 }
 
-/// Whether the tokens `toks` (at most three) are a street's name: they, or they and at most
-/// two more words, end in a street type ("Washington Street", "Franklin Avenue", "12 Martin
-/// Luther King Blvd", "4 Kennedy Drive").
-fn in_street(doc: &Doc, toks: &Range<usize>) -> bool {
+/// Whether the tokens `toks` (at most three), tagged `class`, are a street's name: a street
+/// type follows their first word, within them or within two more words ("Washington
+/// Street", "Franklin Avenue", "12 Martin Luther King Blvd", "4 Kennedy Drive").
+fn in_street(doc: &Doc, class: u8, toks: &Range<usize>) -> bool {
     if toks.len() > 3 {
         return false;
     }
@@ -708,7 +718,15 @@ fn in_street(doc: &Doc, toks: &Range<usize>) -> bool {
         let w = lower(k);
         STREET_TYPES.contains(&w) || number_before && STREET_TYPES_AFTER_NUMBER.contains(&w)
     };
-    if toks.len() > 1 && street_at(toks.end - 1) {
+    // An organization may have a street inside its name ("Wall Street Journal"), not before
+    // a lower-case word ("the Franklin Avenue office").
+    let named_on = |k: usize| {
+        class == 3
+            && k + 1 < toks.end
+            && doc.tokens.get(k + 1).is_some_and(|t| t.init_upper)
+            && doc.casing == features::Casing::Mixed
+    };
+    if (toks.start + 1..toks.end).any(|k| street_at(k) && !named_on(k)) {
         return true;
     }
     // One of the (at most two) name-like words after the span.
@@ -791,7 +809,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                             && !t.newline_before
                             && doc.casing == features::Casing::Mixed
                     }) && labels.get(i + n).is_some_and(|&l| l != O);
-                    if !after_word && !in_street(doc, &(i..i + n)) {
+                    if !after_word && !in_street(doc, class, &(i..i + n)) {
                         for (k, l) in labels.iter_mut().enumerate().skip(i).take(n) {
                             *l = if k == i { class * 2 - 1 } else { class * 2 };
                         }

@@ -132,13 +132,19 @@ fn issue_7_split_names_are_joined_and_handles_found() {
 fn street_names_are_not_people() {
     let f = found(
         "Ship it to 12 Washington Street or to 40 Martin Luther King Blvd; \
-         the Franklin Avenue office is closed. Ms. Grace Kennedy signed for 7 Kennedy Drive.",
+         the Franklin Avenue office is closed. Ms. Grace Kennedy signed for 7 Kennedy Drive. \
+         The Washington Street bridge is closed; use Franklin Avenue instead.",
     );
     let people: Vec<_> = f.iter().filter(|(c, _)| c == "PERSON").collect();
     assert!(has(&f, "PERSON", "Grace Kennedy"), "{f:?}");
     assert!(
         people.iter().all(|(_, v)| v.contains("Grace")),
         "{people:?}"
+    );
+    assert!(
+        !f.iter()
+            .any(|(c, v)| c != "LOCATION" && (v.contains("Street") || v.contains("Avenue"))),
+        "{f:?}"
     );
 }
 
