@@ -145,6 +145,7 @@ impl NameRecognizer {
         drop_streets(&doc, &mut labels);
         let mut spans = spans_of(&labels);
         tidy(&doc, &mut labels, &mut spans);
+        titled_names(&doc, &mut labels, &mut spans);
         join_names(&doc, &mut labels, &mut spans);
         // Once more on the mended spans: tidying can turn an organization into a person.
         spans.retain(|(class, toks)| {
@@ -480,6 +481,51 @@ fn firm_name(doc: &Doc, toks: &Range<usize>) -> Option<usize> {
         end += 1;
     }
     Some(end)
+}
+
+/// A word right after an honorific or a judge's title ("from Dr. Sitters", "Mr. Justice
+/// Ponce") that the tagger left out is a person's name: capitalised in mixed-case text, in
+/// no list of common words in all-lower or all-upper text.
+fn titled_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    let mut added = false;
+    for i in 1..doc.len() {
+        let (Some(t), Some(&l)) = (doc.tokens.get(i), labels.get(i)) else {
+            continue;
+        };
+        if l != O || !t.is_word || t.has_digit || doc.blocked.get(i).copied().unwrap_or(true) {
+            continue;
+        }
+        let f = doc.flags.get(i).copied().unwrap_or(0);
+        let name_like = match doc.casing {
+            features::Casing::Mixed => t.init_upper || t.non_ascii && !t.has_lower,
+            _ => f & flag::COMMON == 0 || f & flag::NAMEISH != 0,
+        };
+        if !name_like || f & (flag::STOP | flag::CONNECTOR | flag::TITLE | flag::TRIGGER) != 0 {
+            continue;
+        }
+        let tok = |k: usize| doc.tokens.get(k);
+        let period = tok(i - 1).is_some_and(|p| p.punct == b'.');
+        let k = if period { i.saturating_sub(2) } else { i - 1 };
+        // "Maple Dr. Take ...": a street's abbreviation, not a title.
+        let street = k
+            .checked_sub(1)
+            .and_then(tok)
+            .is_some_and(|p| p.is_word && (p.init_upper || p.has_digit) && !p.newline_before);
+        let titled = trigger_before(doc, i).is_some_and(|w| {
+            HONORIFICS.contains(&w) && !(w == "dr" && street)
+                || matches!(w, "justice" | "judge") && !period
+        });
+        if titled {
+            if let Some(l) = labels.get_mut(i) {
+                *l = 1;
+            }
+            spans.push((1, i..i + 1));
+            added = true;
+        }
+    }
+    if added {
+        spans.sort_by_key(|(_, toks)| toks.start);
+    }
 }
 
 /// Whether the one-word person spans `last` and `next` are one name written surname

@@ -178,3 +178,17 @@ fn firms_named_after_partners_are_organizations() {
         "{f:?}"
     );
 }
+
+#[test]
+fn a_word_after_an_honorific_is_a_name() {
+    let f = found(
+        "Care moved from Dr. Sitters to Dr. Wheeler. Mr. Justice Ponce dismissed the appeal. \
+         Meet at 5 Maple Dr. Take the bus to the Department of Justice. The end.",
+    );
+    assert!(has(&f, "PERSON", "Sitters"), "{f:?}");
+    assert!(has(&f, "PERSON", "Ponce"), "{f:?}");
+    assert!(
+        !has(&f, "PERSON", "Take") && !has(&f, "PERSON", "The"),
+        "{f:?}"
+    );
+}
