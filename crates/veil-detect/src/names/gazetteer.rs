@@ -263,12 +263,6 @@ impl Gazetteer {
                 [one] => *self.single.entry(one.hash).or_default() |= single,
                 [first, ..] => {
                     if multi.0 == 0 {
-                        // A hyphenated eponym ("Guillain-Barre"): each name in it is one.
-                        if single == flag::EPONYM {
-                            for t in toks.iter().filter(|t| t.is_word) {
-                                *self.single.entry(t.hash).or_default() |= single;
-                            }
-                        }
                         continue;
                     }
                     let entry = self.multi.entry(seq_hash(&toks)).or_default();

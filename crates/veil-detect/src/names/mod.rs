@@ -142,21 +142,9 @@ impl NameRecognizer {
         let doc = Doc::new(text, &self.inner.gazetteer);
         let (mut labels, margins) = self.inner.model.tag(&doc);
         drop_eponyms(&doc, &mut labels);
-        drop_streets(&doc, &mut labels);
         let mut spans = spans_of(&labels);
         tidy(&doc, &mut labels, &mut spans);
-        titled_names(&doc, &mut labels, &mut spans);
         join_names(&doc, &mut labels, &mut spans);
-        // Once more on the mended spans: tidying can turn an organization into a person.
-        spans.retain(|(class, toks)| {
-            let street = *class != 2 && in_street(&doc, *class, toks);
-            if street {
-                for l in labels.iter_mut().take(toks.end).skip(toks.start) {
-                    *l = O;
-                }
-            }
-            !street
-        });
         let tagged = spans.len();
         consistency(&doc, &mut labels, &mut spans);
         for (k, (class, toks)) in spans.into_iter().enumerate() {
@@ -257,13 +245,6 @@ const IDENTIFIER_WORDS: &[&str] = &[
     "uuid", "sku", "imei", "iccid", "routing", "acct", "ref", "fax", "tel",
 ];
 
-/// Job titles and credentials written as acronyms ("joined as CTO", "Jane Roe, NP"): alone,
-/// never a name.
-const ROLE_WORDS: &[&str] = &[
-    "ceo", "cfo", "cto", "coo", "cio", "ciso", "cmo", "vp", "svp", "evp", "np", "rn", "lpn", "cna",
-    "md", "phd", "dds", "dmd", "esq", "cpa", "mba", "gm", "hr", "it", "qa", "pm",
-];
-
 /// Function words that never sit inside a name, whatever the casing.
 pub(crate) const STOPWORDS: &[&str] = &[
     "to", "from", "in", "at", "with", "will", "is", "are", "was", "were", "be", "been", "has",
@@ -340,17 +321,18 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
                 .take(end)
                 .skip(toks.start)
         };
-        // A lone function word ("My" at a sentence start) or job title ("CTO") is never a
-        // name, and a lone word naming an identifier scheme ("NHS number", "Medicare ID") is
-        // left to the pattern recognizers.
+        // A lone function word ("My" at a sentence start) is never a name, and a lone word
+        // naming an identifier scheme ("NHS number", "Medicare ID") is left to the pattern
+        // recognizers.
         let scheme = doc.tokens.get(end).is_some_and(|t| {
             matches!(
                 t.lower.as_ref(),
                 "number" | "no" | "id" | "#" | "card" | "account"
             )
-        }) || doc.tokens.get(toks.start).is_some_and(|t| {
-            IDENTIFIER_WORDS.contains(&t.lower.as_ref()) || ROLE_WORDS.contains(&t.lower.as_ref())
-        });
+        }) || doc
+            .tokens
+            .get(toks.start)
+            .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
         if end - toks.start == 1 && (scheme || words().all(|(_, f)| f & flag::STOP != 0)) {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
@@ -453,142 +435,13 @@ fn joins(doc: &Doc, before: &Range<usize>, gap: Range<usize>, next: usize) -> bo
     }
 }
 
-/// The end of a firm named after its partners ("Johnson, Carroll and Barnett", "Luria,
-/// Nonis e Sgarbi Group") when the person span `toks` is its start: surnames joined by
-/// commas, then a conjunction, a last surname and any organization keywords.
-fn firm_name(doc: &Doc, toks: &Range<usize>) -> Option<usize> {
-    let tok = |k: usize| doc.tokens.get(k);
-    let comma = toks
-        .clone()
-        .skip(1)
-        .any(|k| tok(k).is_some_and(|t| t.punct == b','));
-    if !comma {
-        return None;
-    }
-    let and = tok(toks.end)?;
-    if !matches!(and.lower.as_ref(), "and" | "&" | "e" | "y" | "und" | "et") {
-        return None;
-    }
-    let last = tok(toks.end + 1)?;
-    let cased = doc.casing != features::Casing::Mixed || last.init_upper;
-    if !last.is_word || last.has_digit || !cased || last.newline_before {
-        return None;
-    }
-    let mut end = toks.end + 2;
-    while doc.flags.get(end).is_some_and(|f| f & flag::ORG_KW != 0)
-        && tok(end).is_some_and(|t| t.is_word && !t.newline_before)
-    {
-        end += 1;
-    }
-    Some(end)
-}
-
-/// A word right after an honorific or a judge's title ("from Dr. Sitters", "Mr. Justice
-/// Ponce") that the tagger left out is a person's name: capitalised in mixed-case text, in
-/// no list of common words in all-lower or all-upper text.
-fn titled_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
-    let mut added = false;
-    for i in 1..doc.len() {
-        let (Some(t), Some(&l)) = (doc.tokens.get(i), labels.get(i)) else {
-            continue;
-        };
-        if l != O || !t.is_word || t.has_digit || doc.blocked.get(i).copied().unwrap_or(true) {
-            continue;
-        }
-        let f = doc.flags.get(i).copied().unwrap_or(0);
-        let name_like = match doc.casing {
-            features::Casing::Mixed => t.init_upper || t.non_ascii && !t.has_lower,
-            _ => f & flag::COMMON == 0 || f & flag::NAMEISH != 0,
-        };
-        if !name_like || f & (flag::STOP | flag::CONNECTOR | flag::TITLE | flag::TRIGGER) != 0 {
-            continue;
-        }
-        let tok = |k: usize| doc.tokens.get(k);
-        let period = tok(i - 1).is_some_and(|p| p.punct == b'.');
-        let k = if period { i.saturating_sub(2) } else { i - 1 };
-        // "Maple Dr. Take ...": a street's abbreviation, not a title.
-        let street = k
-            .checked_sub(1)
-            .and_then(tok)
-            .is_some_and(|p| p.is_word && (p.init_upper || p.has_digit) && !p.newline_before);
-        let titled = trigger_before(doc, i).is_some_and(|w| {
-            HONORIFICS.contains(&w) && !(w == "dr" && street)
-                || matches!(w, "justice" | "judge") && !period
-        });
-        if titled {
-            if let Some(l) = labels.get_mut(i) {
-                *l = 1;
-            }
-            spans.push((1, i..i + 1));
-            added = true;
-        }
-    }
-    if added {
-        spans.sort_by_key(|(_, toks)| toks.start);
-    }
-}
-
-/// Whether the one-word person spans `last` and `next` are one name written surname
-/// first, as forms and lists do ("Name: Bilgin, Gülper"): a comma between them, the second
-/// a given name, and neither a list of names around them ("Ana, Luis, Eva", "Ana, Luis and
-/// Eva").
-fn inverted(doc: &Doc, last: &Range<usize>, next: &Range<usize>) -> bool {
-    let tok = |k: usize| doc.tokens.get(k);
-    let flags = |k: usize| doc.flags.get(k).copied().unwrap_or(0);
-    let listy = |k: usize| {
-        tok(k).is_some_and(|t| {
-            !t.newline_before && (t.punct == b',' || matches!(t.lower.as_ref(), "and" | "&" | "or"))
-        })
-    };
-    last.len() == 1
-        && next.len() == 1
-        && next.start == last.end + 1
-        && tok(last.end).is_some_and(|t| t.punct == b',' && !t.space_before)
-        && tok(next.start).is_some_and(|t| t.space_before && !t.newline_before)
-        && flags(next.start) & flag::FIRST != 0
-        && !listy(next.end)
-        && !last
-            .start
-            .checked_sub(1)
-            .is_some_and(|k| listy(k) && !tok(last.start).is_some_and(|t| t.newline_before))
-}
-
 /// Mends person names the tagger split: spans joined by a space, an initial or a hyphen
 /// become one name (see [`joins`]), and a one-word organization right after a person's
 /// initial is that person's surname. In a handle such as `jane.doe@corp` the part after
 /// the period is a name too when the part before is.
 fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
     let mut out: Vec<(u8, Range<usize>)> = Vec::with_capacity(spans.len());
-    // A person span with a comma inside is split there ("Maria, John" in a list of names);
-    // the surname-first form ("Okafor, Maria") is joined again below (see [`inverted`]).
-    let mut split = Vec::with_capacity(spans.len());
     for (class, toks) in spans.drain(..) {
-        let mut start = toks.start;
-        if class == 1
-            && let Some(end) = firm_name(doc, &toks)
-        {
-            split.push((3, toks.start..end));
-            continue;
-        }
-        if class == 1 {
-            for k in toks.clone() {
-                if doc.tokens.get(k).is_some_and(|t| t.punct == b',') {
-                    if k > start {
-                        split.push((class, start..k));
-                    }
-                    start = k + 1;
-                }
-            }
-        }
-        if start < toks.end {
-            split.push((class, start..toks.end));
-        }
-    }
-    for (class, toks) in split {
-        // Inside a firm's name found above.
-        if out.last().is_some_and(|(_, last)| toks.start < last.end) {
-            continue;
-        }
         // After an honorific ("Dr. Chandler", "Mrs. Paris") a name is a person's, whatever
         // else the word names.
         let class = if class != 1
@@ -604,13 +457,6 @@ fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>)
             && last.end <= toks.start
             && joins(doc, last, last.end..toks.start, toks.start)
             && (class == 1 || toks.start > last.end)
-        {
-            last.end = toks.end;
-            continue;
-        }
-        if let Some((1, last)) = out.last_mut()
-            && class == 1
-            && inverted(doc, last, &toks)
         {
             last.end = toks.end;
             continue;
@@ -675,124 +521,28 @@ pub(crate) fn abbreviation(doc: &Doc, i: usize) -> bool {
             || matches!(t.lower.as_ref(), "st" | "ste" | "mt" | "ft"))
 }
 
-/// Un-tags PERSON spans that are medical eponyms used as such ("Parkinson's disease",
-/// "Apgar score", "Guillain-Barre syndrome"): every word of the span is an eponym, and a
-/// head word ("disease", "score") follows, after a possessive or the rest of a hyphenated
-/// eponym.
+/// Un-tags single-word PERSON spans that are medical eponyms used as such
+/// ("Parkinson's disease", "Apgar score").
 fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
-    let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
-    let eponym = |k: usize| doc.flags.get(k).copied().unwrap_or(0) & flag::EPONYM != 0;
     for (class, toks) in spans_of(labels) {
-        if class != 1 || toks.len() > 3 {
+        if class != 1 || toks.len() != 1 {
             continue;
         }
-        let all_eponyms = toks
-            .clone()
-            .all(|k| eponym(k) || lower(k) == "-" && k > toks.start);
-        if !all_eponyms {
+        let i = toks.start;
+        if doc.flags.get(i).copied().unwrap_or(0) & flag::EPONYM == 0 {
             continue;
         }
-        let mut next = toks.end;
-        while lower(next) == "-" && eponym(next + 1) {
-            next += 2;
-        }
+        let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
+        let mut next = i + 1;
         if lower(next) == "'" || lower(next) == "’" {
             next += if lower(next + 1) == "s" { 2 } else { 1 };
         }
-        if EPONYM_HEADS.contains(&lower(next)) {
-            for l in labels.iter_mut().take(toks.end).skip(toks.start) {
-                *l = O;
-            }
+        if EPONYM_HEADS.contains(&lower(next))
+            && let Some(l) = labels.get_mut(i)
+        {
+            *l = O;
         }
     }
-}
-
-/// Street types that end a street name in every casing ("Washington Street", "Martin
-/// Luther King Blvd").
-const STREET_TYPES: &[&str] = &[
-    "street",
-    "st",
-    "road",
-    "rd",
-    "avenue",
-    "ave",
-    "av",
-    "boulevard",
-    "blvd",
-    "highway",
-    "hwy",
-    "parkway",
-    "pkwy",
-    "expressway",
-    "freeway",
-];
-
-/// Street types that are also surnames or ordinary words ("Lane", "Way", "Court"): a
-/// street only after a house number.
-const STREET_TYPES_AFTER_NUMBER: &[&str] = &[
-    "drive", "dr", "lane", "ln", "way", "court", "ct", "place", "pl", "terrace", "square", "sq",
-    "crescent", "circle", "close", "row", "trail", "plaza",
-];
-
-/// Un-tags PERSON, ORGANIZATION and NRP spans that are part of a street name (see
-/// [`in_street`]): street names are address parts, not people, and an organization span
-/// that starts with a given name would become a person in [`tidy`]. LOCATION spans stay.
-fn drop_streets(doc: &Doc, labels: &mut [u8]) {
-    for (class, toks) in spans_of(labels) {
-        if class != 2 && in_street(doc, class, &toks) {
-            for l in labels.iter_mut().take(toks.end).skip(toks.start) {
-                *l = O;
-            }
-        }
-    }
-}
-
-/// Whether the tokens `toks` (at most three), tagged `class`, are a street's name: a street
-/// type follows their first word, within them or within two more words ("Washington
-/// Street", "Franklin Avenue", "12 Martin Luther King Blvd", "4 Kennedy Drive").
-fn in_street(doc: &Doc, class: u8, toks: &Range<usize>) -> bool {
-    if toks.len() > 3 {
-        return false;
-    }
-    let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
-    let number_before = toks
-        .start
-        .checked_sub(1)
-        .and_then(|k| doc.tokens.get(k))
-        .is_some_and(|t| t.has_digit && t.is_word);
-    let street_at = |k: usize| {
-        let w = lower(k);
-        STREET_TYPES.contains(&w) || number_before && STREET_TYPES_AFTER_NUMBER.contains(&w)
-    };
-    // An organization may have a street inside its name ("Wall Street Journal"), not before
-    // a lower-case word ("the Franklin Avenue office").
-    let named_on = |k: usize| {
-        class == 3
-            && k + 1 < toks.end
-            && doc.tokens.get(k + 1).is_some_and(|t| t.init_upper)
-            && doc.casing == features::Casing::Mixed
-    };
-    if (toks.start + 1..toks.end).any(|k| street_at(k) && !named_on(k)) {
-        return true;
-    }
-    // One of the (at most two) name-like words after the span.
-    for k in toks.end..toks.end + 3 {
-        let Some(t) = doc.tokens.get(k) else {
-            return false;
-        };
-        if !t.is_word || t.newline_before {
-            return false;
-        }
-        if street_at(k) {
-            return true;
-        }
-        let name_like = t.init_upper || doc.casing != features::Casing::Mixed;
-        let f = doc.flags.get(k).copied().unwrap_or(0);
-        if !name_like || f & flag::STOP != 0 {
-            return false;
-        }
-    }
-    false
 }
 
 /// Document-level consistency: every later or earlier mention of a found name gets the
@@ -812,10 +562,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         };
         known.entry(seq_hash(words)).or_insert(*class);
         max_words = max_words.max(toks.len());
-        // A one-word name counts when a title says it is a person's ("Dr. Okafor").
-        let titled = toks.len() == 1
-            && trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w));
-        if *class == 1 && (toks.len() > 1 || titled) {
+        if *class == 1 && toks.len() > 1 {
             for (k, t) in words.iter().enumerate() {
                 let f = doc.flags.get(toks.start + k).copied().unwrap_or(0);
                 let useful = t.is_word
@@ -855,7 +602,7 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                             && !t.newline_before
                             && doc.casing == features::Casing::Mixed
                     }) && labels.get(i + n).is_some_and(|&l| l != O);
-                    if !after_word && !in_street(doc, class, &(i..i + n)) {
+                    if !after_word {
                         for (k, l) in labels.iter_mut().enumerate().skip(i).take(n) {
                             *l = if k == i { class * 2 - 1 } else { class * 2 };
                         }
