@@ -1,9 +1,9 @@
 //! Run with `cargo run --release -p veil-detect --example train_names`.
 //!
 //! Trains the names tagger on `testdata/names/train.jsonl`, reports per-class scores on the
-//! development split `dev.jsonl` (separate templates; tuning looks at this one), and writes
-//! `crates/veil-detect/data/names/model.bin`. The held-out split (`heldout.jsonl`) is never
-//! read here.
+//! development splits `dev.jsonl` and `dev2.jsonl` (separate templates; tuning looks at
+//! these), and writes `crates/veil-detect/data/names/model.bin`. The held-out split
+//! (`heldout.jsonl`) is never read here.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -47,23 +47,25 @@ fn main() {
         corpus::parse(&text).unwrap()
     };
     let docs = read("train.jsonl");
-    let dev = read("dev.jsonl");
 
     let model = train(&docs);
     let r = NameRecognizer::with_model(&model).unwrap();
-    let mut counts = BTreeMap::new();
-    for d in &dev {
-        let mut out = Vec::new();
-        r.recognize(&d.text, &mut out);
-        corpus::score(&d.spans, &out, &mut counts);
-    }
-    for (class, c) in &counts {
-        eprintln!(
-            "dev {class}: p={:.3} r={:.3} f1={:.3}",
-            c.precision(),
-            c.recall(),
-            c.f1()
-        );
+    for split in ["dev", "dev2"] {
+        let dev = read(&format!("{split}.jsonl"));
+        let mut counts = BTreeMap::new();
+        for d in &dev {
+            let mut out = Vec::new();
+            r.recognize(&d.text, &mut out);
+            corpus::score(&d.spans, &out, &mut counts);
+        }
+        for (class, c) in &counts {
+            eprintln!(
+                "{split} {class}: p={:.3} r={:.3} f1={:.3}",
+                c.precision(),
+                c.recall(),
+                c.f1()
+            );
+        }
     }
 
     let path = format!("{root}/crates/veil-detect/data/names/model.bin");
