@@ -286,6 +286,19 @@ impl Writer {
                         None
                     });
                 }
+                if force && pending.batch.len() == 0 {
+                    // Another writer (the CLI, another replica) may have appended since this
+                    // writer last read the head: the closing checkpoint signs the tail the
+                    // database holds, not the one this writer knows. (With records in the
+                    // batch a moved head fails the fast path, and the locked path signs the
+                    // fresh tail.)
+                    match read_head(&self.store, conn.as_mut()).await {
+                        Ok(head) => *pending = Pending::after(head),
+                        Err(err) => {
+                            tracing::error!(error = %err, "audit writer cannot read the head");
+                        }
+                    }
+                }
                 pending.batch.seal(&self.signing, now, force);
                 let follow = Pending::after(pending.batch.head.clone());
                 let launched = std::mem::replace(pending, follow);
