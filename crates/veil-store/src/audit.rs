@@ -466,6 +466,7 @@ macro_rules! locked_append {
     ($store:expr, |$head:ident| $prepare:expr) => {{
         match &$store.pool {
             crate::store::Pool::Sqlite(pool) => {
+                let _turn = $store.write_turn().await;
                 let mut conn = pool.acquire().await?;
                 sqlx::query("PRAGMA synchronous = FULL")
                     .execute(&mut *conn)

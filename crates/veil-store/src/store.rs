@@ -43,6 +43,8 @@ pub struct Store {
     pub(crate) pool: Pool,
     /// A private memory database (one connection, nothing to sync).
     pub(crate) memory: bool,
+    /// Turns for this process's hot write transactions (see [`Store::write_turn`]).
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Runs the same expression against whichever pool the store holds. The expression is
@@ -94,6 +96,7 @@ impl Store {
         Ok(Self {
             pool: Pool::Sqlite(pool),
             memory,
+            write_gate: Default::default(),
         })
     }
 
@@ -109,6 +112,7 @@ impl Store {
         Ok(Self {
             pool: Pool::Postgres(pool),
             memory: false,
+            write_gate: Default::default(),
         })
     }
 
@@ -129,6 +133,7 @@ impl Store {
             Self {
                 pool: Pool::Postgres(pool),
                 memory: false,
+                write_gate: Default::default(),
             }
         } else if let Some(path) = sqlite_path(url).filter(|p| *p != ":memory:") {
             if !Path::new(path).is_file() {
@@ -146,6 +151,7 @@ impl Store {
             Self {
                 pool: Pool::Sqlite(pool),
                 memory: false,
+                write_gate: Default::default(),
             }
         } else {
             let scheme = url.split(':').next().unwrap_or_default().to_owned();
@@ -237,6 +243,25 @@ impl Store {
     /// including by an [`crate::AuditWriter`] on its own connection.
     pub(crate) fn is_closed(&self) -> bool {
         with_pool!(self, pool => pool.is_closed())
+    }
+
+    /// Waits for this process's turn to run a write transaction on a file SQLite database
+    /// (`None` elsewhere: PostgreSQL locks rows, and a memory database has one connection).
+    ///
+    /// SQLite admits one writer at a time, and a connection that finds the write lock taken
+    /// polls for it with sleeps of 1, 2, 5, 10 ms and more (its busy handler). The gateway's
+    /// hot writers (the audit group commit and the vault) collide often under load, so they
+    /// queue here instead: each wakes the moment the previous transaction ends. Writers in
+    /// other processes (the CLI) still meet SQLite's busy timeout.
+    ///
+    /// Take the turn before acquiring a pooled connection, never while holding one, so a
+    /// writer waiting for its turn never holds a connection another writer needs.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.sqlite_file() {
+            Some(self.write_gate.lock().await)
+        } else {
+            None
+        }
     }
 
     /// True on a file SQLite database.

@@ -433,6 +433,7 @@ impl Commit {
         }
         match (conn, &self.store.pool) {
             (Some(conn), _) => {
+                let _turn = self.store.write_turn().await;
                 advance_in!(sqlx::Sqlite, sqlx::Connection::begin(conn).await?, batch)
             }
             // A memory database has no disk to sync and one connection: the pool's.
