@@ -10,7 +10,8 @@
 //! 2. The protector assigns pseudonyms to the request's new values against that map; the map
 //!    keeps those assignments as *pending*.
 //! 3. [`Vault::commit`] writes the pending entries with the store's atomic
-//!    [`put_entry`](VaultStore::put_entry). When another request won the race for a value,
+//!    [`put_entries`](VaultStore::put_entries), through a [`VaultWriter`] that commits
+//!    concurrent requests together. When another request won the race for a value,
 //!    its pseudonym is adopted; when a pseudonym was taken by another value, the caller
 //!    reloads and assigns again. Only then is the text rewritten, so what leaves the gateway
 //!    always uses pseudonyms the vault holds.
@@ -28,7 +29,7 @@ use aes_gcm_siv::{Aes256GcmSiv, Nonce};
 use veil_detect::DataClass;
 use veil_protect::keys::{Purpose, RootKey, SubKey};
 use veil_protect::{MAX_ATTEMPTS, MappingStore, Proposal, PseudonymKind, ScopeId, StoreError};
-use veil_store::{Store, VaultEntry, VaultStore};
+use veil_store::{Store, VaultEntry, VaultStore, VaultWriter};
 use zeroize::{Zeroize, Zeroizing};
 
 /// Why the vault could not serve a request. Messages never hold values.
@@ -65,6 +66,8 @@ const NONCE_LEN: usize = 12;
 /// The vault of one gateway: the store plus the root key the per-tenant keys derive from.
 pub struct Vault {
     store: Store,
+    /// Commits the requests' new mappings together (group commit).
+    writer: VaultWriter,
     root: RootKey,
     ttl_secs: i64,
 }
@@ -84,9 +87,11 @@ struct TenantKeys {
 }
 
 impl Vault {
-    /// A vault over `store`, mappings living `ttl_secs`.
+    /// A vault over `store`, mappings living `ttl_secs`. Spawns the vault writer, so call it
+    /// inside a tokio runtime.
     pub fn new(store: Store, root: &[u8; 32], ttl_secs: u64) -> Self {
         Self {
+            writer: VaultWriter::spawn(store.clone()),
             store,
             root: RootKey::from_bytes(*root),
             ttl_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX),
@@ -153,8 +158,9 @@ impl Vault {
                 expires_at: now.saturating_add(self.ttl_secs),
             });
         }
-        // One transaction for the whole request: one commit instead of one per new value.
-        let winners = self.store.put_entries(&entries, now).await?;
+        // One transaction for the whole request (one commit instead of one per new value),
+        // shared with the other requests writing at the same time.
+        let winners = self.writer.put_entries(entries, now).await?;
         let mut complete = true;
         for (p, winner) in pending.iter().zip(winners) {
             match winner {

@@ -42,7 +42,7 @@ pub use error::StoreError;
 pub use keys::{KeyLimits, KeyRecord, KeyStore};
 pub use ledger::LedgerStore;
 pub use store::{Backend, Store};
-pub use vault::{VaultEntry, VaultStore};
+pub use vault::{VaultEntry, VaultStore, VaultWriter};
 
 /// Re-exported so callers can build connection options without naming sqlx themselves.
 pub use sqlx::postgres::PgConnectOptions;

@@ -6,7 +6,11 @@
 use std::future::Future;
 
 use crate::error::StoreError;
-use crate::store::{Store, with_pool};
+use crate::store::{Pool, Store, with_pool};
+
+mod writer;
+
+pub use writer::VaultWriter;
 
 /// One placeholder and the encrypted value it stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +41,18 @@ pub trait VaultStore {
         entry: &VaultEntry,
         now: i64,
     ) -> impl Future<Output = Result<VaultEntry, StoreError>> + Send;
-    /// [`put_entry`](VaultStore::put_entry) for several mappings in one transaction (one
-    /// commit, so one fsync, per request rather than per value). Returns, per entry and in
-    /// order, the mapping in force, or `None` where the entry's placeholder is taken by
-    /// another value (the conflict `put_entry` reports).
+    /// [`put_entry`](VaultStore::put_entry) for several mappings at once. Returns, per entry
+    /// and in order, the mapping in force, or `None` where the entry's placeholder is taken by
+    /// another value (the conflict `put_entry` reports). Entries are taken in order, so an
+    /// earlier entry wins a conflict with a later one.
+    ///
+    /// PostgreSQL writes them in one transaction. SQLite first inserts them in one statement
+    /// (its own transaction, one round trip), which is all a request with new values needs;
+    /// entries that did not go in are settled in a second transaction that deletes the
+    /// conversations' expired mappings, inserts again and reads the mappings in force. So on
+    /// SQLite an entry blocked only by an expired mapping goes in after the others, and a
+    /// failure in the second step leaves the first step's mappings stored (each one valid on
+    /// its own; the request fails and they expire unused).
     fn put_entries(
         &self,
         entries: &[VaultEntry],
@@ -93,6 +105,147 @@ impl From<VaultRow> for VaultEntry {
 const COLUMNS: &str =
     "tenant, conversation, placeholder, value_hash, ciphertext, created_at, expires_at";
 
+/// Rows per `INSERT`: seven bound values each, far below SQLite's (32,766) and PostgreSQL's
+/// (65,535) limits on bound parameters per statement.
+const INSERT_CHUNK: usize = 256;
+
+/// An entry's primary key and value: what identifies the row an entry inserted (two entries
+/// of one batch may propose one placeholder for different values).
+fn key(entry: &VaultEntry) -> (&str, &str, &str, &str) {
+    (
+        &entry.tenant,
+        &entry.conversation,
+        &entry.placeholder,
+        &entry.value_hash,
+    )
+}
+
+/// Inserts `$entries` (an iterator of `&VaultEntry`) on connection or transaction `$conn`
+/// (a place, used as `&mut *$conn`) with `ON CONFLICT DO
+/// NOTHING`, a multi-row statement per chunk rather than a statement per entry (each
+/// statement is a round trip), and evaluates to the [`KeySet`] of the rows inserted. Rows go
+/// in in order, so an earlier entry wins a conflict with a later one.
+macro_rules! insert_entries {
+    ($conn:expr, $entries:expr) => {{
+        let entries: Vec<&VaultEntry> = $entries.collect();
+        let mut inserted = std::collections::HashSet::with_capacity(entries.len());
+        for chunk in entries.chunks(INSERT_CHUNK) {
+            let mut insert =
+                sqlx::QueryBuilder::new(format!("INSERT INTO vault_entries ({COLUMNS}) "));
+            insert.push_values(chunk, |mut row, entry| {
+                row.push_bind(&entry.tenant)
+                    .push_bind(&entry.conversation)
+                    .push_bind(&entry.placeholder)
+                    .push_bind(&entry.value_hash)
+                    .push_bind(&entry.ciphertext)
+                    .push_bind(entry.created_at)
+                    .push_bind(entry.expires_at);
+            });
+            // Only the key and value come back: the rest of an inserted row is the caller's.
+            insert.push(
+                " ON CONFLICT DO NOTHING \
+                 RETURNING tenant, conversation, placeholder, value_hash",
+            );
+            let rows: Vec<(String, String, String, String)> =
+                insert.build_query_as().fetch_all(&mut *$conn).await?;
+            inserted.extend(rows);
+        }
+        KeySet(inserted)
+    }};
+}
+
+/// [`key`]s of inserted rows.
+struct KeySet(std::collections::HashSet<(String, String, String, String)>);
+
+impl KeySet {
+    fn contains(
+        &self,
+        &(tenant, conversation, placeholder, value): &(&str, &str, &str, &str),
+    ) -> bool {
+        let probe = (
+            tenant.to_owned(),
+            conversation.to_owned(),
+            placeholder.to_owned(),
+            value.to_owned(),
+        );
+        self.0.contains(&probe)
+    }
+}
+
+/// The slow path in transaction `$tx`, for the entries of `$entries` at `$slots`: lock the
+/// conversations (PostgreSQL, `$lock`), delete their expired mappings, insert, and for what
+/// still did not go in, read the mapping in force for the value; then commit. Fills `$out`.
+macro_rules! settle {
+    ($tx:expr, $entries:expr, $slots:expr, $now:expr, $out:expr, $lock:expr) => {{
+        let mut tx = $tx;
+        let entries: &[VaultEntry] = $entries;
+        let slots: Vec<usize> = $slots;
+        // The conversations touched, each once, in a fixed order.
+        let conversations: std::collections::BTreeSet<(&str, &str)> = slots
+            .iter()
+            .filter_map(|&i| entries.get(i))
+            .map(|e| (e.tenant.as_str(), e.conversation.as_str()))
+            .collect();
+        if $lock {
+            for &(tenant, conversation) in &conversations {
+                // Two requests of one conversation inserting several rows each could wait
+                // on each other's uncommitted rows (a deadlock PostgreSQL resolves by failing
+                // one). A per-conversation lock held to the end of the transaction orders
+                // them instead; other conversations never wait.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))")
+                    .bind(tenant)
+                    .bind(conversation)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        // An expired mapping must not block a fresh one for the same value or placeholder;
+        // expired rows of these conversations are dead anyway. One statement for all of them.
+        let conversations: Vec<(&str, &str)> = conversations.into_iter().collect();
+        for chunk in conversations.chunks(INSERT_CHUNK) {
+            let mut delete =
+                sqlx::QueryBuilder::new("DELETE FROM vault_entries WHERE expires_at <= ");
+            delete.push_bind($now);
+            // `IN (VALUES …)`: SQLite takes a list of row values only as a subquery.
+            delete.push(" AND (tenant, conversation) IN (VALUES ");
+            let mut pairs = delete.separated(", ");
+            for &(tenant, conversation) in chunk {
+                pairs.push("(");
+                pairs.push_bind_unseparated(tenant);
+                pairs.push_unseparated(", ");
+                pairs.push_bind_unseparated(conversation);
+                pairs.push_unseparated(")");
+            }
+            delete.push(")");
+            delete.build().execute(&mut *tx).await?;
+        }
+        let inserted = insert_entries!(tx, slots.iter().filter_map(|&i| entries.get(i)));
+        let select = format!(
+            "SELECT {COLUMNS} FROM vault_entries \
+             WHERE tenant = $1 AND conversation = $2 AND value_hash = $3"
+        );
+        for &i in &slots {
+            let (Some(entry), Some(slot)) = (entries.get(i), $out.get_mut(i)) else {
+                continue;
+            };
+            *slot = if inserted.contains(&key(entry)) {
+                Some(entry.clone())
+            } else {
+                // Not inserted: the value already has a mapping (it wins), or the placeholder
+                // is taken by another value (no row for this value).
+                let row: Option<VaultRow> = sqlx::query_as(&select)
+                    .bind(&entry.tenant)
+                    .bind(&entry.conversation)
+                    .bind(&entry.value_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                row.map(VaultEntry::from)
+            };
+        }
+        tx.commit().await?;
+    }};
+}
+
 impl VaultStore for Store {
     async fn put_entry(&self, entry: &VaultEntry, now: i64) -> Result<VaultEntry, StoreError> {
         self.put_entries(std::slice::from_ref(entry), now)
@@ -110,80 +263,39 @@ impl VaultStore for Store {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let insert = format!(
-            "INSERT INTO vault_entries ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-        );
-        let select = format!(
-            "SELECT {COLUMNS} FROM vault_entries \
-             WHERE tenant = $1 AND conversation = $2 AND value_hash = $3"
-        );
-        // The conversations touched, each once, in a fixed order.
-        let conversations: std::collections::BTreeSet<(&str, &str)> = entries
-            .iter()
-            .map(|e| (e.tenant.as_str(), e.conversation.as_str()))
-            .collect();
-        let postgres = matches!(self.pool, crate::store::Pool::Postgres(_));
-        let rows: Vec<Option<VaultRow>> = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for &(tenant, conversation) in &conversations {
-                if postgres {
-                    // Two requests of one conversation inserting several rows each could
-                    // wait on each other's uncommitted rows (a deadlock PostgreSQL resolves
-                    // by failing one). A per-conversation lock held to the end of the
-                    // transaction orders them instead; other conversations never wait.
-                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))")
-                        .bind(tenant)
-                        .bind(conversation)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                // An expired mapping must not block a fresh one for the same value or
-                // placeholder; expired rows of the conversation are dead anyway.
-                sqlx::query(
-                    "DELETE FROM vault_entries WHERE tenant = $1 AND conversation = $2 \
-                     AND expires_at <= $3",
-                )
-                .bind(tenant)
-                .bind(conversation)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let mut rows = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let inserted: Option<VaultRow> = sqlx::query_as(&insert)
-                    .bind(&entry.tenant)
-                    .bind(&entry.conversation)
-                    .bind(&entry.placeholder)
-                    .bind(&entry.value_hash)
-                    .bind(&entry.ciphertext)
-                    .bind(entry.created_at)
-                    .bind(entry.expires_at)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                // Not inserted: the value already has a mapping (it wins), or the placeholder
-                // is taken by another value (no row for this value).
-                let row = match inserted {
-                    Some(row) => Some(row),
-                    None => {
-                        sqlx::query_as(&select)
-                            .bind(&entry.tenant)
-                            .bind(&entry.conversation)
-                            .bind(&entry.value_hash)
-                            .fetch_optional(&mut *tx)
-                            .await?
+        let _turn = self.write_turn().await;
+        let mut out = vec![None; entries.len()];
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                // The common case in one statement (one round trip to SQLite's worker thread,
+                // its own transaction): new values under free placeholders. Only what did not
+                // go in needs the slow path.
+                let mut conn = pool.acquire().await?;
+                let inserted = insert_entries!(conn, entries.iter());
+                // Back to the pool before the slow path takes one (a memory store has one).
+                drop(conn);
+                let mut missing = Vec::new();
+                for (i, (slot, entry)) in out.iter_mut().zip(entries).enumerate() {
+                    if inserted.contains(&key(entry)) {
+                        *slot = Some(entry.clone());
+                    } else {
+                        missing.push(i);
                     }
-                };
-                rows.push(row);
+                }
+                if !missing.is_empty() {
+                    let tx = pool.begin().await?;
+                    settle!(tx, entries, missing, now, out, false);
+                }
             }
-            tx.commit().await?;
-            rows
-        });
-        Ok(rows
-            .into_iter()
-            .map(|row| row.map(VaultEntry::from))
-            .collect())
+            Pool::Postgres(pool) => {
+                // PostgreSQL runs every entry through the one transaction: its per-conversation
+                // locks order concurrent requests of a conversation (see `settle!`).
+                let tx = pool.begin().await?;
+                let all: Vec<usize> = (0..entries.len()).collect();
+                settle!(tx, entries, all, now, out, true);
+            }
+        }
+        Ok(out)
     }
 
     async fn entry_by_placeholder(
@@ -226,6 +338,7 @@ impl VaultStore for Store {
     }
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let _turn = self.write_turn().await;
         let affected = with_pool!(self, pool => {
             sqlx::query("DELETE FROM vault_entries WHERE expires_at <= $1")
                 .bind(now)

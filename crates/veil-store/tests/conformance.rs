@@ -11,9 +11,12 @@
 )]
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::Connection;
-use veil_store::{KeyLimits, KeyRecord, KeyStore, PgConnectOptions, Store, VaultEntry, VaultStore};
+use veil_store::{
+    KeyLimits, KeyRecord, KeyStore, PgConnectOptions, Store, VaultEntry, VaultStore, VaultWriter,
+};
 
 struct Pg {
     url: String,
@@ -91,6 +94,9 @@ conformance!(
     vault_concurrent_puts_agree,
     vault_batch_writes_each_entry_as_put_entry_does,
     vault_concurrent_batches_agree,
+    vault_writer_commits_together_as_in_order,
+    vault_writer_spans_many_conversations,
+    vault_writer_purges_expired_mappings,
 );
 
 fn key(id: &str, hash: &str, tenant: &str) -> KeyRecord {
@@ -395,4 +401,142 @@ async fn vault_concurrent_batches_agree(store: Store) {
             .len(),
         6
     );
+}
+
+/// Requests sent to the writer together are committed in one batch, with the outcome that
+/// separate transactions in arrival order give: a value mapped by an earlier request keeps
+/// its placeholder, a placeholder an earlier request took for another value comes back
+/// `None`, and other conversations are independent.
+async fn vault_writer_commits_together_as_in_order(store: Store) {
+    let writer = VaultWriter::spawn(store.clone());
+    let placeholders = |got: Vec<Option<VaultEntry>>| -> Vec<Option<(String, String)>> {
+        got.into_iter()
+            .map(|e| e.map(|e| (e.placeholder, e.value_hash)))
+            .collect()
+    };
+    let pair = |p: &str, v: &str| Some((p.to_owned(), v.to_owned()));
+    // The test runtime has one thread: all three are queued before the writer runs.
+    let (a, b, c) = tokio::join!(
+        writer.put_entries(
+            vec![
+                entry("t", "c1", "<P_1>", "a"),
+                entry("t", "c1", "<P_2>", "b")
+            ],
+            100
+        ),
+        writer.put_entries(
+            vec![
+                entry("t", "c1", "<P_1>", "c"), // taken by `a` just before
+                entry("t", "c1", "<P_3>", "b"), // `b` mapped just before: <P_2> wins
+            ],
+            100
+        ),
+        writer.put_entries(vec![entry("t", "c2", "<P_1>", "a")], 100),
+    );
+    assert_eq!(
+        placeholders(a.unwrap()),
+        [pair("<P_1>", "a"), pair("<P_2>", "b")]
+    );
+    assert_eq!(placeholders(b.unwrap()), [None, pair("<P_2>", "b")]);
+    assert_eq!(placeholders(c.unwrap()), [pair("<P_1>", "a")]);
+    assert_eq!(
+        writer.batches(),
+        1,
+        "the three requests share one transaction"
+    );
+    assert_eq!(
+        store
+            .conversation_entries("t", "c1", 150)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        writer
+            .put_entries(Vec::new(), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A batch over many conversations, each with an expired mapping in the way, replaces every
+/// expired mapping (the one `DELETE` covers all conversations) and answers each request.
+async fn vault_writer_spans_many_conversations(store: Store) {
+    for i in 0..300 {
+        let mut stale = entry("t", &format!("c{i}"), "<P_1>", "stale");
+        stale.expires_at = 120;
+        store.put_entry(&stale, 100).await.unwrap();
+    }
+    let writer = VaultWriter::spawn(store.clone());
+    let tasks: Vec<_> = (0..300)
+        .map(|i| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .put_entries(
+                        vec![
+                            entry("t", &format!("c{i}"), "<P_1>", &format!("v{i}")),
+                            entry("t", &format!("c{i}"), "<P_2>", "shared"),
+                        ],
+                        130,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    for (i, answer) in answers.into_iter().enumerate() {
+        let got: Vec<(String, String)> = answer
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.placeholder, e.value_hash)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("<P_1>".to_owned(), format!("v{i}")),
+                ("<P_2>".to_owned(), "shared".to_owned())
+            ]
+        );
+    }
+    assert!(writer.batches() < 300, "{} batches", writer.batches());
+}
+
+/// The writer deletes expired mappings on its own, in conversations nobody writes to again.
+async fn vault_writer_purges_expired_mappings(store: Store) {
+    // Entries expire at unix time 200: long past.
+    store
+        .put_entry(&entry("t", "idle", "<P_1>", "v"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .conversation_entries("t", "idle", 150)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let _writer = VaultWriter::spawn_purging_every(store.clone(), Duration::from_millis(20));
+    let mut left = 1;
+    for _ in 0..250 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        left = store
+            .conversation_entries("t", "idle", 150)
+            .await
+            .unwrap()
+            .len();
+        if left == 0 {
+            break;
+        }
+    }
+    assert_eq!(left, 0, "the expired mapping is still stored");
 }
