@@ -14,7 +14,8 @@
 //! - `new`: a new conversation per request, so each request writes 10 vault entries.
 //!
 //! `--cpu N` instead measures CPU time per request (JSON answers): N requests per target,
-//! closed loop at `--concurrency`, three rounds, and nothing else (see `common/cpu.rs`).
+//! closed loop at `--concurrency`, three rounds, and nothing else (see `common/cpu.rs`);
+//! with `--only known` or `--only new`, that phase alone, once, for a profiler.
 
 #![allow(
     clippy::unwrap_used,
@@ -282,6 +283,21 @@ fn main() {
             .and_then(|n| n.parse::<u64>().ok())
         {
             println!("cpu: {count} requests per phase, {concurrency} connections");
+            // `--only known|new`: that phase alone, once (for a profiler).
+            let only = std::env::args().skip_while(|a| a != "--only").nth(1);
+            if let Some(only) = only {
+                let target = match only.as_str() {
+                    "known" => Target::Known,
+                    "new" => Target::New,
+                    other => panic!("--only takes known or new, not {other}"),
+                };
+                let (load, body) = (load.clone(), json_body.clone());
+                let make = move || load.request(target, &body);
+                let phase = common::cpu::cpu_phase(make, count, concurrency).await;
+                assert_eq!(phase.failed, 0, "requests failed");
+                println!("{only}: cpu/request {:.1} us; {:.0} req/s", phase.cpu_us, phase.rps);
+                return;
+            }
             for round in 0..3 {
                 let mut us = Vec::new();
                 for target in [Target::Direct, Target::Known, Target::New] {
