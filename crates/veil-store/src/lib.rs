@@ -7,7 +7,7 @@
 //! - One trait per kind of state, one module per trait: [`KeyStore`] (API keys, hashed),
 //!   [`AuditStore`] (the tamper-evident audit log: records, checkpoints, one sequencer across
 //!   writers; the one record of every exchange), [`VaultStore`] (pseudonym
-//!   mappings, ciphertext only), [`LedgerStore`] (privacy budgets per dataset and privacy
+//!   mappings, ciphertext only; [`VaultWriter`] group-commits concurrent requests' mappings), [`LedgerStore`] (privacy budgets per dataset and privacy
 //!   unit, atomic check-and-spend for `veil-dp`). A new kind of state adds `its_name.rs` plus its own migration
 //!   files in `migrations/sqlite` and `migrations/postgres`, without touching the others.
 //! - [`StoreError`]: opaque; it never carries stored values.
