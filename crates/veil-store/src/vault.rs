@@ -121,14 +121,19 @@ fn key(entry: &VaultEntry) -> (&str, &str, &str, &str) {
 }
 
 /// Inserts `$entries` (an iterator of `&VaultEntry`) on connection or transaction `$conn`
-/// (a place, used as `&mut *$conn`) with `ON CONFLICT DO
-/// NOTHING`, a multi-row statement per chunk rather than a statement per entry (each
-/// statement is a round trip), and evaluates to the [`KeySet`] of the rows inserted. Rows go
-/// in in order, so an earlier entry wins a conflict with a later one.
+/// (a place, used as `&mut *$conn`) with `ON CONFLICT DO NOTHING`, a multi-row statement per
+/// chunk rather than a statement per entry (each statement is a round trip), and evaluates to
+/// one flag per entry, in order: whether that entry's row went in. Rows go in in order, so an
+/// earlier entry wins a conflict with a later one.
 macro_rules! insert_entries {
     ($conn:expr, $entries:expr) => {{
         let entries: Vec<&VaultEntry> = $entries.collect();
-        let mut inserted = std::collections::HashSet::with_capacity(entries.len());
+        // Returned rows are matched to entries by key and value, borrowed: no copy per entry.
+        let mut index = std::collections::HashMap::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            index.entry(key(entry)).or_insert(i);
+        }
+        let mut inserted = vec![false; entries.len()];
         for chunk in entries.chunks(INSERT_CHUNK) {
             let mut insert =
                 sqlx::QueryBuilder::new(format!("INSERT INTO vault_entries ({COLUMNS}) "));
@@ -148,28 +153,20 @@ macro_rules! insert_entries {
             );
             let rows: Vec<(String, String, String, String)> =
                 insert.build_query_as().fetch_all(&mut *$conn).await?;
-            inserted.extend(rows);
+            for (tenant, conversation, placeholder, value) in &rows {
+                let probe = (
+                    tenant.as_str(),
+                    conversation.as_str(),
+                    placeholder.as_str(),
+                    value.as_str(),
+                );
+                if let Some(flag) = index.get(&probe).and_then(|&i| inserted.get_mut(i)) {
+                    *flag = true;
+                }
+            }
         }
-        KeySet(inserted)
+        inserted
     }};
-}
-
-/// [`key`]s of inserted rows.
-struct KeySet(std::collections::HashSet<(String, String, String, String)>);
-
-impl KeySet {
-    fn contains(
-        &self,
-        &(tenant, conversation, placeholder, value): &(&str, &str, &str, &str),
-    ) -> bool {
-        let probe = (
-            tenant.to_owned(),
-            conversation.to_owned(),
-            placeholder.to_owned(),
-            value.to_owned(),
-        );
-        self.0.contains(&probe)
-    }
 }
 
 /// The slow path in transaction `$tx`, for the entries of `$entries` at `$slots`: lock the
@@ -219,16 +216,17 @@ macro_rules! settle {
             delete.push(")");
             delete.build().execute(&mut *tx).await?;
         }
+        // `filter_map` drops nothing: every slot indexes `entries`.
         let inserted = insert_entries!(tx, slots.iter().filter_map(|&i| entries.get(i)));
         let select = format!(
             "SELECT {COLUMNS} FROM vault_entries \
              WHERE tenant = $1 AND conversation = $2 AND value_hash = $3"
         );
-        for &i in &slots {
+        for (&i, &went_in) in slots.iter().zip(&inserted) {
             let (Some(entry), Some(slot)) = (entries.get(i), $out.get_mut(i)) else {
                 continue;
             };
-            *slot = if inserted.contains(&key(entry)) {
+            *slot = if went_in {
                 Some(entry.clone())
             } else {
                 // Not inserted: the value already has a mapping (it wins), or the placeholder
@@ -275,8 +273,10 @@ impl VaultStore for Store {
                 // Back to the pool before the slow path takes one (a memory store has one).
                 drop(conn);
                 let mut missing = Vec::new();
-                for (i, (slot, entry)) in out.iter_mut().zip(entries).enumerate() {
-                    if inserted.contains(&key(entry)) {
+                for (i, ((slot, entry), went_in)) in
+                    out.iter_mut().zip(entries).zip(inserted).enumerate()
+                {
+                    if went_in {
                         *slot = Some(entry.clone());
                     } else {
                         missing.push(i);

@@ -1,10 +1,9 @@
 //! Group commit for the vault: [`VaultWriter`].
 //!
 //! A new conversation's first request writes its mappings before anything is forwarded, so
-//! that write is on the path of every such request. [`VaultStore::put_entries`] is one
-//! transaction per request: begin, a delete of expired rows, a multi-row insert, commit. On
-//! SQLite the transactions of concurrent requests queue for the one write lock, and each pays
-//! its own round trips and commit. The writer instead takes every request that is waiting
+//! that write is on the path of every such request. [`VaultStore::put_entries`] called per
+//! request pays its own statements, round trips and commit for every request, and on SQLite
+//! the requests' writes queue for the one write lock. The writer instead takes every request that is waiting
 //! when the previous transaction ends and writes them all in one transaction, so under load a
 //! commit serves many requests; with one request waiting it is the plain call.
 //!
