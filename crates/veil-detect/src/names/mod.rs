@@ -19,7 +19,7 @@
 //!    are not people.
 //! 4. **Document consistency.** A name found once is found everywhere in the same text,
 //!    including lower-case and possessive forms, and a person's surname or given name
-//!    alone counts too.
+//!    alone counts too, as does a one-word name after an honorific ("Dr. Okafor").
 //!
 //! ```
 //! use veil_detect::{DataClass, NameRecognizer, Recognizer};
@@ -556,12 +556,21 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
     // tagged span lowered precision on the development split.)
     let mut starts: HashSet<u64, BuildHasherDefault<FastHasher>> = HashSet::default();
     let mut max_words = 1;
+    // One-word persons after an honorific ("Dr. Okafor"): carried once every span is known,
+    // so that a word tagged as a place or organization elsewhere keeps that class.
+    let mut titled = Vec::new();
     for (class, toks) in spans.iter() {
         let Some(words) = doc.tokens.get(toks.clone()) else {
             continue;
         };
         known.entry(seq_hash(words)).or_insert(*class);
         max_words = max_words.max(toks.len());
+        if *class == 1
+            && toks.len() == 1
+            && trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w))
+        {
+            titled.push(toks.start);
+        }
         if *class == 1 && toks.len() > 1 {
             for (k, t) in words.iter().enumerate() {
                 let f = doc.flags.get(toks.start + k).copied().unwrap_or(0);
@@ -573,6 +582,17 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                     starts.insert(t.hash);
                 }
             }
+        }
+    }
+    for i in titled {
+        let (Some(t), Some(&f)) = (doc.tokens.get(i), doc.flags.get(i)) else {
+            continue;
+        };
+        let useful = t.is_word
+            && t.n_chars >= 3
+            && f & (flag::COMMON | flag::TITLE | flag::TRIGGER | flag::EPONYM) == 0;
+        if useful && known.get(&seq_hash(std::slice::from_ref(t))) == Some(&1) {
+            starts.insert(t.hash);
         }
     }
     if known.is_empty() {
@@ -603,10 +623,15 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                             && doc.casing == features::Casing::Mixed
                     }) && labels.get(i + n).is_some_and(|&l| l != O);
                     if !after_word {
-                        for (k, l) in labels.iter_mut().enumerate().skip(i).take(n) {
-                            *l = if k == i { class * 2 - 1 } else { class * 2 };
+                        let from = if class == 1 && n == 1 {
+                            given_name_before(doc, i, &free)
+                        } else {
+                            i
+                        };
+                        for (k, l) in labels.iter_mut().enumerate().skip(from).take(i + n - from) {
+                            *l = if k == from { class * 2 - 1 } else { class * 2 };
                         }
-                        spans.push((class, i..i + n));
+                        spans.push((class, from..i + n));
                         matched = n;
                     }
                     break;
@@ -614,6 +639,36 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
             }
         }
         i += matched.max(1);
+    }
+}
+
+/// Where a person's name found again as one word at `i` ("Diaconescu") starts when the
+/// tagger missed the given name before it: a listed given name, capitalised in mixed-case
+/// text, optionally followed by a middle initial ("Sergiu J. Diaconescu"), on the same line.
+/// `i` itself when there is none.
+fn given_name_before(doc: &Doc, i: usize, free: &impl Fn(usize) -> bool) -> usize {
+    let mut k = i;
+    if k >= 3
+        && doc.tokens.get(k - 1).is_some_and(|t| t.punct == b'.')
+        && middle_initial(doc, k - 2)
+    {
+        k -= 2;
+    }
+    let Some(g) = k.checked_sub(1) else {
+        return i;
+    };
+    let (Some(t), Some(&f)) = (doc.tokens.get(g), doc.flags.get(g)) else {
+        return i;
+    };
+    let same_line = (g + 1..=i).all(|j| doc.tokens.get(j).is_some_and(|t| !t.newline_before));
+    let given = t.is_word
+        && f & flag::FIRST != 0
+        && f & (flag::STOP | flag::TITLE | flag::TRIGGER) == 0
+        && (doc.casing != features::Casing::Mixed || t.init_upper);
+    if given && same_line && (g..i).all(free) {
+        g
+    } else {
+        i
     }
 }
 

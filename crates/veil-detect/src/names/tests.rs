@@ -127,3 +127,13 @@ fn issue_7_split_names_are_joined_and_handles_found() {
     assert!(has(&f, "PERSON", "Maria"), "{f:?}");
     assert!(has(&f, "PERSON", "Gonzalez"), "{f:?}");
 }
+
+#[test]
+fn a_name_after_an_honorific_is_carried() {
+    // The tagger finds the lower-case "mir" only through the name after "Dr.".
+    let text =
+        "Care passed from Dr. Mir to the night team. The Doppler ultrasound was normal, per mir.";
+    let f = found(text);
+    assert!(has(&f, "PERSON", "Mir"), "{f:?}");
+    assert!(has(&f, "PERSON", "mir"), "{f:?}");
+}
