@@ -16,7 +16,7 @@
 //!    `testdata/names/`. Lower-case words in no list and not after a title or trigger are
 //!    skipped, which is what keeps the tagger fast on ordinary prose.
 //! 3. **Filters.** Medical eponyms followed by "disease", "syndrome", "score" and the like
-//!    are not people.
+//!    are not people, nor are names followed by a street type ("Kennedy Drive").
 //! 4. **Document consistency.** A name found once is found everywhere in the same text,
 //!    including lower-case and possessive forms, and a person's surname or given name
 //!    alone counts too, as does a one-word name after an honorific ("Dr. Okafor").
@@ -144,6 +144,7 @@ impl NameRecognizer {
         drop_eponyms(&doc, &mut labels);
         let mut spans = spans_of(&labels);
         tidy(&doc, &mut labels, &mut spans);
+        drop_streets(&doc, &mut labels, &mut spans);
         join_names(&doc, &mut labels, &mut spans);
         let tagged = spans.len();
         consistency(&doc, &mut labels, &mut spans);
@@ -543,6 +544,75 @@ fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
             *l = O;
         }
     }
+}
+
+/// Street types: a person's name followed by one of them names a street ("Kennedy Drive",
+/// "12 Washington Street", "Martin Luther King Blvd"), not the person.
+const STREET_TYPES: &[&str] = &[
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "drive",
+    "boulevard",
+    "blvd",
+    "lane",
+    "way",
+    "court",
+    "parkway",
+    "highway",
+];
+
+/// Street types that are also surnames ("Nathan Lane") or abbreviations of other words
+/// ("St. John"): they name a street only after a house number.
+const SURNAME_STREET_TYPES: &[&str] = &["st", "lane", "way", "court"];
+
+/// Un-tags PERSON spans that name a street: the span, or the span and one more word, is
+/// followed by a street type (or the span ends with one). The street type must be
+/// capitalised in mixed-case text and not also a surname ("Road", "Avenue", not "Lane"),
+/// unless a house number comes right before the span ("12 Court Lane").
+fn drop_streets(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    spans.retain(|(class, toks)| {
+        if *class != 1 && *class != 3 {
+            return true;
+        }
+        let numbered = toks
+            .start
+            .checked_sub(1)
+            .and_then(|k| doc.tokens.get(k))
+            .is_some_and(|t| t.has_digit && !t.has_lower && !t.has_upper);
+        let street_type = |k: usize| {
+            let Some(t) = doc.tokens.get(k) else {
+                return false;
+            };
+            let lower = t.lower.as_ref();
+            STREET_TYPES.contains(&lower)
+                && !t.newline_before
+                && (numbered
+                    || !SURNAME_STREET_TYPES.contains(&lower)
+                        && doc.casing == features::Casing::Mixed
+                        && t.init_upper)
+        };
+        let between = |k: usize| {
+            doc.tokens.get(k).is_some_and(|t| {
+                t.is_word
+                    && !t.has_digit
+                    && !t.newline_before
+                    && (numbered || doc.casing == features::Casing::Mixed && t.init_upper)
+            })
+        };
+        let street = (toks.len() > 1 && street_type(toks.end - 1))
+            || street_type(toks.end)
+            || between(toks.end) && street_type(toks.end + 1);
+        if street {
+            for l in labels.iter_mut().take(toks.end).skip(toks.start) {
+                *l = O;
+            }
+        }
+        !street
+    });
 }
 
 /// Document-level consistency: every later or earlier mention of a found name gets the

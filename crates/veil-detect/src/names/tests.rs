@@ -129,6 +129,15 @@ fn issue_7_split_names_are_joined_and_handles_found() {
 }
 
 #[test]
+fn streets_named_after_people_are_not_people() {
+    let f = found("Meet us at 49410 Martin Luther King Blvd or use Franklin Avenue instead.");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+    let f = found("A technician will visit 47189 Kennedy Drive tomorrow. Call Maria Gonzalez.");
+    assert!(!has(&f, "PERSON", "Kennedy"), "{f:?}");
+    assert!(has(&f, "PERSON", "Maria Gonzalez"), "{f:?}");
+}
+
+#[test]
 fn a_name_after_an_honorific_is_carried() {
     // The tagger finds the lower-case "mir" only through the name after "Dr.".
     let text =
