@@ -265,7 +265,7 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         for k in toks.start + 1..toks.end {
             let Some(t) = doc.tokens.get(k) else { break };
             let f = doc.flags.get(k).copied().unwrap_or(0);
-            let stopword = f & flag::STOP != 0;
+            let stopword = f & flag::STOP != 0 || chat_you(doc, k);
             let connector =
                 f & (flag::CONNECTOR | flag::ORG_KW) != 0 || !stopword && t.n_chars <= 2;
             if stopword {
@@ -303,7 +303,9 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         }
         // Leading function words ("My" in "My Photoshop") are not part of a name.
         let mut start = toks.start;
-        while start + 1 < end && doc.flags.get(start).is_some_and(|f| f & flag::STOP != 0) {
+        while start + 1 < end
+            && (doc.flags.get(start).is_some_and(|f| f & flag::STOP != 0) || chat_you(doc, start))
+        {
             if let Some(l) = labels.get_mut(start) {
                 *l = O;
             }
@@ -334,7 +336,9 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             .tokens
             .get(toks.start)
             .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
-        if end - toks.start == 1 && (scheme || words().all(|(_, f)| f & flag::STOP != 0)) {
+        if end - toks.start == 1
+            && (scheme || chat_you(doc, toks.start) || words().all(|(_, f)| f & flag::STOP != 0))
+        {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
             }
@@ -389,6 +393,18 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         out.push((class, toks.start..end));
     }
     *spans = out;
+}
+
+/// Whether token `i` is chat's "u" for "you" ("miss u mandy"): a lower-case "u" (upper-case
+/// in all-caps text) that no period follows. A function word, never part of a name; the
+/// Burmese honorific "U" ("U Thant") is capitalised in mixed-case text and stays.
+fn chat_you(doc: &Doc, i: usize) -> bool {
+    doc.tokens.get(i).is_some_and(|t| {
+        t.lower.as_ref() == "u" && (!t.has_upper || doc.casing == features::Casing::Upper)
+    }) && !doc
+        .tokens
+        .get(i + 1)
+        .is_some_and(|t| t.punct == b'.' && !t.space_before)
 }
 
 /// Whether token `i` is a one-letter initial followed by a period ("J. Smith").

@@ -146,3 +146,17 @@ fn a_name_after_an_honorific_is_carried() {
     assert!(has(&f, "PERSON", "Mir"), "{f:?}");
     assert!(has(&f, "PERSON", "mir"), "{f:?}");
 }
+
+#[test]
+fn chat_u_is_not_part_of_a_name() {
+    let f = found("miss u joelle!! the office isnt the same without u");
+    assert!(
+        !f.iter().any(|(_, v)| v.split(' ').any(|w| w == "u")),
+        "{f:?}"
+    );
+    let f = found("MISS U AARAV!! SEE U SOON");
+    assert!(
+        !f.iter().any(|(_, v)| v.split(' ').any(|w| w == "U")),
+        "{f:?}"
+    );
+}
