@@ -16,10 +16,10 @@
 //!    `testdata/names/`. Lower-case words in no list and not after a title or trigger are
 //!    skipped, which is what keeps the tagger fast on ordinary prose.
 //! 3. **Filters.** Medical eponyms followed by "disease", "syndrome", "score" and the like
-//!    are not people.
+//!    are not people, nor are names followed by a street type ("Kennedy Drive").
 //! 4. **Document consistency.** A name found once is found everywhere in the same text,
 //!    including lower-case and possessive forms, and a person's surname or given name
-//!    alone counts too.
+//!    alone counts too, as does a one-word name after an honorific ("Dr. Okafor").
 //!
 //! ```
 //! use veil_detect::{DataClass, NameRecognizer, Recognizer};
@@ -144,6 +144,7 @@ impl NameRecognizer {
         drop_eponyms(&doc, &mut labels);
         let mut spans = spans_of(&labels);
         tidy(&doc, &mut labels, &mut spans);
+        drop_streets(&doc, &mut labels, &mut spans);
         join_names(&doc, &mut labels, &mut spans);
         let tagged = spans.len();
         consistency(&doc, &mut labels, &mut spans);
@@ -264,7 +265,7 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         for k in toks.start + 1..toks.end {
             let Some(t) = doc.tokens.get(k) else { break };
             let f = doc.flags.get(k).copied().unwrap_or(0);
-            let stopword = f & flag::STOP != 0;
+            let stopword = f & flag::STOP != 0 || chat_you(doc, k);
             let connector =
                 f & (flag::CONNECTOR | flag::ORG_KW) != 0 || !stopword && t.n_chars <= 2;
             if stopword {
@@ -302,7 +303,9 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         }
         // Leading function words ("My" in "My Photoshop") are not part of a name.
         let mut start = toks.start;
-        while start + 1 < end && doc.flags.get(start).is_some_and(|f| f & flag::STOP != 0) {
+        while start + 1 < end
+            && (doc.flags.get(start).is_some_and(|f| f & flag::STOP != 0) || chat_you(doc, start))
+        {
             if let Some(l) = labels.get_mut(start) {
                 *l = O;
             }
@@ -333,7 +336,9 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             .tokens
             .get(toks.start)
             .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
-        if end - toks.start == 1 && (scheme || words().all(|(_, f)| f & flag::STOP != 0)) {
+        if end - toks.start == 1
+            && (scheme || chat_you(doc, toks.start) || words().all(|(_, f)| f & flag::STOP != 0))
+        {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
             }
@@ -388,6 +393,18 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
         out.push((class, toks.start..end));
     }
     *spans = out;
+}
+
+/// Whether token `i` is chat's "u" for "you" ("miss u mandy"): a lower-case "u" (upper-case
+/// in all-caps text) that no period follows. A function word, never part of a name; the
+/// Burmese honorific "U" ("U Thant") is capitalised in mixed-case text and stays.
+fn chat_you(doc: &Doc, i: usize) -> bool {
+    doc.tokens.get(i).is_some_and(|t| {
+        t.lower.as_ref() == "u" && (!t.has_upper || doc.casing == features::Casing::Upper)
+    }) && !doc
+        .tokens
+        .get(i + 1)
+        .is_some_and(|t| t.punct == b'.' && !t.space_before)
 }
 
 /// Whether token `i` is a one-letter initial followed by a period ("J. Smith").
@@ -545,6 +562,75 @@ fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
     }
 }
 
+/// Street types: a person's name followed by one of them names a street ("Kennedy Drive",
+/// "12 Washington Street", "Martin Luther King Blvd"), not the person.
+const STREET_TYPES: &[&str] = &[
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "drive",
+    "boulevard",
+    "blvd",
+    "lane",
+    "way",
+    "court",
+    "parkway",
+    "highway",
+];
+
+/// Street types that are also surnames ("Nathan Lane") or abbreviations of other words
+/// ("St. John"): they name a street only after a house number.
+const SURNAME_STREET_TYPES: &[&str] = &["st", "lane", "way", "court"];
+
+/// Un-tags PERSON spans that name a street: the span, or the span and one more word, is
+/// followed by a street type (or the span ends with one). The street type must be
+/// capitalised in mixed-case text and not also a surname ("Road", "Avenue", not "Lane"),
+/// unless a house number comes right before the span ("12 Court Lane").
+fn drop_streets(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    spans.retain(|(class, toks)| {
+        if *class != 1 && *class != 3 {
+            return true;
+        }
+        let numbered = toks
+            .start
+            .checked_sub(1)
+            .and_then(|k| doc.tokens.get(k))
+            .is_some_and(|t| t.has_digit && !t.has_lower && !t.has_upper);
+        let street_type = |k: usize| {
+            let Some(t) = doc.tokens.get(k) else {
+                return false;
+            };
+            let lower = t.lower.as_ref();
+            STREET_TYPES.contains(&lower)
+                && !t.newline_before
+                && (numbered
+                    || !SURNAME_STREET_TYPES.contains(&lower)
+                        && doc.casing == features::Casing::Mixed
+                        && t.init_upper)
+        };
+        let between = |k: usize| {
+            doc.tokens.get(k).is_some_and(|t| {
+                t.is_word
+                    && !t.has_digit
+                    && !t.newline_before
+                    && (numbered || doc.casing == features::Casing::Mixed && t.init_upper)
+            })
+        };
+        let street = (toks.len() > 1 && street_type(toks.end - 1))
+            || street_type(toks.end)
+            || between(toks.end) && street_type(toks.end + 1);
+        if street {
+            for l in labels.iter_mut().take(toks.end).skip(toks.start) {
+                *l = O;
+            }
+        }
+        !street
+    });
+}
+
 /// Document-level consistency: every later or earlier mention of a found name gets the
 /// same class, whatever its case; a person's name parts count alone too.
 fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
@@ -556,12 +642,21 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
     // tagged span lowered precision on the development split.)
     let mut starts: HashSet<u64, BuildHasherDefault<FastHasher>> = HashSet::default();
     let mut max_words = 1;
+    // One-word persons after an honorific ("Dr. Okafor"): carried once every span is known,
+    // so that a word tagged as a place or organization elsewhere keeps that class.
+    let mut titled = Vec::new();
     for (class, toks) in spans.iter() {
         let Some(words) = doc.tokens.get(toks.clone()) else {
             continue;
         };
         known.entry(seq_hash(words)).or_insert(*class);
         max_words = max_words.max(toks.len());
+        if *class == 1
+            && toks.len() == 1
+            && trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w))
+        {
+            titled.push(toks.start);
+        }
         if *class == 1 && toks.len() > 1 {
             for (k, t) in words.iter().enumerate() {
                 let f = doc.flags.get(toks.start + k).copied().unwrap_or(0);
@@ -573,6 +668,17 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                     starts.insert(t.hash);
                 }
             }
+        }
+    }
+    for i in titled {
+        let (Some(t), Some(&f)) = (doc.tokens.get(i), doc.flags.get(i)) else {
+            continue;
+        };
+        let useful = t.is_word
+            && t.n_chars >= 3
+            && f & (flag::COMMON | flag::TITLE | flag::TRIGGER | flag::EPONYM) == 0;
+        if useful && known.get(&seq_hash(std::slice::from_ref(t))) == Some(&1) {
+            starts.insert(t.hash);
         }
     }
     if known.is_empty() {
@@ -603,10 +709,15 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                             && doc.casing == features::Casing::Mixed
                     }) && labels.get(i + n).is_some_and(|&l| l != O);
                     if !after_word {
-                        for (k, l) in labels.iter_mut().enumerate().skip(i).take(n) {
-                            *l = if k == i { class * 2 - 1 } else { class * 2 };
+                        let from = if class == 1 && n == 1 {
+                            given_name_before(doc, i, &free)
+                        } else {
+                            i
+                        };
+                        for (k, l) in labels.iter_mut().enumerate().skip(from).take(i + n - from) {
+                            *l = if k == from { class * 2 - 1 } else { class * 2 };
                         }
-                        spans.push((class, i..i + n));
+                        spans.push((class, from..i + n));
                         matched = n;
                     }
                     break;
@@ -614,6 +725,36 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
             }
         }
         i += matched.max(1);
+    }
+}
+
+/// Where a person's name found again as one word at `i` ("Diaconescu") starts when the
+/// tagger missed the given name before it: a listed given name, capitalised in mixed-case
+/// text, optionally followed by a middle initial ("Sergiu J. Diaconescu"), on the same line.
+/// `i` itself when there is none.
+fn given_name_before(doc: &Doc, i: usize, free: &impl Fn(usize) -> bool) -> usize {
+    let mut k = i;
+    if k >= 3
+        && doc.tokens.get(k - 1).is_some_and(|t| t.punct == b'.')
+        && middle_initial(doc, k - 2)
+    {
+        k -= 2;
+    }
+    let Some(g) = k.checked_sub(1) else {
+        return i;
+    };
+    let (Some(t), Some(&f)) = (doc.tokens.get(g), doc.flags.get(g)) else {
+        return i;
+    };
+    let same_line = (g + 1..=i).all(|j| doc.tokens.get(j).is_some_and(|t| !t.newline_before));
+    let given = t.is_word
+        && f & flag::FIRST != 0
+        && f & (flag::STOP | flag::TITLE | flag::TRIGGER) == 0
+        && (doc.casing != features::Casing::Mixed || t.init_upper);
+    if given && same_line && (g..i).all(free) {
+        g
+    } else {
+        i
     }
 }
 

@@ -127,3 +127,36 @@ fn issue_7_split_names_are_joined_and_handles_found() {
     assert!(has(&f, "PERSON", "Maria"), "{f:?}");
     assert!(has(&f, "PERSON", "Gonzalez"), "{f:?}");
 }
+
+#[test]
+fn streets_named_after_people_are_not_people() {
+    let f = found("Meet us at 49410 Martin Luther King Blvd or use Franklin Avenue instead.");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+    let f = found("A technician will visit 47189 Kennedy Drive tomorrow. Call Maria Gonzalez.");
+    assert!(!has(&f, "PERSON", "Kennedy"), "{f:?}");
+    assert!(has(&f, "PERSON", "Maria Gonzalez"), "{f:?}");
+}
+
+#[test]
+fn a_name_after_an_honorific_is_carried() {
+    // The tagger finds the lower-case "mir" only through the name after "Dr.".
+    let text =
+        "Care passed from Dr. Mir to the night team. The Doppler ultrasound was normal, per mir.";
+    let f = found(text);
+    assert!(has(&f, "PERSON", "Mir"), "{f:?}");
+    assert!(has(&f, "PERSON", "mir"), "{f:?}");
+}
+
+#[test]
+fn chat_u_is_not_part_of_a_name() {
+    let f = found("miss u joelle!! the office isnt the same without u");
+    assert!(
+        !f.iter().any(|(_, v)| v.split(' ').any(|w| w == "u")),
+        "{f:?}"
+    );
+    let f = found("MISS U AARAV!! SEE U SOON");
+    assert!(
+        !f.iter().any(|(_, v)| v.split(' ').any(|w| w == "U")),
+        "{f:?}"
+    );
+}
