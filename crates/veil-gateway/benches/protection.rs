@@ -5,8 +5,10 @@
 //! Run with `cargo bench -p veil-gateway --bench protection` (options after `--`: `--rate N`
 //! requests/s for the latency phases, `--secs N` per phase, `--concurrency N` for the
 //! throughput phase). One process holds the test upstream, the gateway (SQLite store) and
-//! the load generator; direct and gateway phases alternate so both see the same machine.
-//! Latency is open-loop at a fixed rate, from each request's scheduled start.
+//! the load generator. Latency is open-loop at a fixed rate, from each request's scheduled
+//! start; the three targets (direct, known, new) take turns request by request within one
+//! phase, so all three see the same moments of a shared, noisy machine and "added" compares
+//! like with like. (Before 2026-11-27 each target had phases of its own, which alternated.)
 //!
 //! Phases through the gateway:
 //! - `known`: every request in one conversation, so its 10 values already have pseudonyms
@@ -124,17 +126,19 @@ impl Load {
     }
 }
 
-/// Open loop at `rate`/s for `secs`: latency to the full answer, or to the first streamed
-/// chunk when `first_chunk`.
+/// Open loop at `rate`/s in all for `secs`, request `i` going to `targets[i % len]`: per
+/// target, the latencies to the full answer (or to the first streamed chunk when
+/// `first_chunk`), sorted.
 async fn fixed_rate(
     load: &Arc<Load>,
-    target: Target,
+    targets: &[Target],
     body: &[u8],
     rate: u64,
     secs: u64,
     first_chunk: bool,
-) -> (Vec<f64>, u64) {
-    let latencies = Arc::new(Mutex::new(Vec::new()));
+) -> (Vec<Vec<f64>>, u64) {
+    let latencies: Arc<Mutex<Vec<Vec<f64>>>> =
+        Arc::new(Mutex::new(vec![Vec::new(); targets.len()]));
     let errors = Arc::new(AtomicU64::new(0));
     let period = Duration::from_secs_f64(1.0 / rate as f64);
     let start = tokio::time::Instant::now();
@@ -142,7 +146,8 @@ async fn fixed_rate(
     for i in 0..rate * secs {
         let scheduled = start + period * i as u32;
         tokio::time::sleep_until(scheduled).await;
-        let request = load.request(target, body);
+        let slot = i as usize % targets.len();
+        let request = load.request(targets[slot], body);
         let latencies = latencies.clone();
         let errors = errors.clone();
         tasks.push(tokio::spawn(async move {
@@ -166,7 +171,7 @@ async fn fixed_rate(
                 }
             }
             match elapsed {
-                Some(ms) => latencies.lock().await.push(ms),
+                Some(ms) => latencies.lock().await[slot].push(ms),
                 None => {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
@@ -177,7 +182,9 @@ async fn fixed_rate(
         let _ = task.await;
     }
     let mut values = latencies.lock().await.clone();
-    values.sort_by(f64::total_cmp);
+    for v in &mut values {
+        v.sort_by(f64::total_cmp);
+    }
     (values, errors.load(Ordering::Relaxed))
 }
 
@@ -274,9 +281,8 @@ fn main() {
         let check = load.request(Target::Known, &json_body).send().await.unwrap();
         println!("x-veil-decision: {}", check.headers()["x-veil-decision"].to_str().unwrap());
         let _ = check.bytes().await;
-        for target in [Target::Direct, Target::Known, Target::New] {
-            fixed_rate(&load, target, &json_body, rate, 1, false).await;
-        }
+        let targets = [Target::Direct, Target::Known, Target::New];
+        fixed_rate(&load, &targets, &json_body, rate, 1, false).await;
         if let Some(count) = std::env::args()
             .skip_while(|a| a != "--cpu")
             .nth(1)
@@ -320,20 +326,9 @@ fn main() {
             ("json answer", &json_body, false),
             ("first streamed chunk", &sse_body, true),
         ] {
-            let mut all: [Vec<f64>; 3] = Default::default();
-            let mut errors = 0;
-            for _round in 0..2 {
-                for (i, target) in [Target::Direct, Target::Known, Target::New].into_iter().enumerate() {
-                    let (values, e) = fixed_rate(&load, target, body, rate, secs, first_chunk).await;
-                    all[i].extend(values);
-                    errors += e;
-                }
-            }
-            for values in &mut all {
-                values.sort_by(f64::total_cmp);
-            }
+            let (all, errors) = fixed_rate(&load, &targets, body, rate, secs, first_chunk).await;
             let p = |i: usize, q: f64| percentile(&all[i], q);
-            println!("{label}: fixed rate {rate}/s, n = {}/{}/{}, errors {errors}", all[0].len(), all[1].len(), all[2].len());
+            println!("{label}: fixed rate {rate}/s in all, targets interleaved, n = {}/{}/{}, errors {errors}", all[0].len(), all[1].len(), all[2].len());
             println!("  direct          p50 {:.3} ms  p99 {:.3} ms", p(0, 0.5), p(0, 0.99));
             println!("  gateway, known  p50 {:.3} ms  p99 {:.3} ms  (added p50 {:.3} ms)", p(1, 0.5), p(1, 0.99), p(1, 0.5) - p(0, 0.5));
             println!("  gateway, new    p50 {:.3} ms  p99 {:.3} ms  (added p50 {:.3} ms)", p(2, 0.5), p(2, 0.99), p(2, 0.5) - p(0, 0.5));
