@@ -76,8 +76,12 @@ pub struct Ctx {
     pub prompt_digest: Option<Hash>,
     /// Set by `record` (stage 7): the seq of the request's durable audit record.
     pub request_seq: Option<u64>,
-    /// How many of `summary.flags` the request record holds; later ones came from `screen`.
+    /// How many of `summary.flags` the request record holds; later ones came from `protect`
+    /// or `screen`.
     pub flags_recorded: usize,
+    /// Set when `protect` refused a request whose request record was already committed
+    /// (stages 6 and 7 overlap): the error code, recorded by stage 10.
+    pub refused_after_record: Option<&'static str>,
     /// Set by `forward`: time to the upstream's response headers.
     pub upstream_latency: Option<Duration>,
     /// Set by `throttle`: held until the answer is complete.
@@ -104,6 +108,7 @@ impl Ctx {
             prompt_digest: None,
             request_seq: None,
             flags_recorded: 0,
+            refused_after_record: None,
             upstream_latency: None,
             permit: None,
             summary: DecisionSummary::default(),
@@ -214,11 +219,20 @@ async fn run(
     throttle(state, ctx, &principal, &exchange)?;
     let inspection = inspect(state, ctx, &exchange)?;
     let decision = decide(state, ctx, &principal, &exchange, &inspection)?;
-    let (protected, screening) = protect(
-        state, ctx, headers, &principal, exchange, &decision, inspection,
-    )
-    .await?;
-    record(state, ctx, &protected).await?;
+    // Stages 6 and 7 overlap: the request record holds nothing `protect` produces, so its
+    // commit runs while the vault loads, assigns and commits. Both must succeed before
+    // `forward`; either failing refuses the request.
+    let recording = record(state, ctx, &decision);
+    let (protected, recorded) = tokio::join!(
+        protect(
+            state, ctx, headers, &principal, exchange, &decision, inspection
+        ),
+        recording,
+    );
+    ctx.request_seq = Some(recorded?);
+    let (protected, screening) = protected.inspect_err(|err| {
+        ctx.refused_after_record = Some(err.code());
+    })?;
     let response = forward(state, ctx, protected, decision).await?;
     Ok(screen(state, ctx, response, screening))
 }
@@ -467,15 +481,23 @@ pub fn conversation_id(
 /// Stage 7: the request record (verdict, reasons, classes, treatments, the keyed prompt
 /// digest, the token estimate; never the prompt), committed to the audit log before anything
 /// is forwarded; 503 if it cannot be (fail closed).
-pub async fn record(
-    state: &AppState,
+///
+/// Built from the decision, so it is taken before `protect` runs and commits while `protect`
+/// works (see `run`); the returned future holds no borrow of `ctx` and resolves to the
+/// record's seq. A flag `protect` raises (a fail-open vault) and a refusal after this point
+/// go in the records of stage 10.
+pub fn record<'a>(
+    state: &'a AppState,
     ctx: &mut Ctx,
-    _protected: &Protected<Exchange>,
-) -> Result<(), GatewayError> {
+    decision: &Decision,
+) -> impl std::future::Future<Output = Result<u64, GatewayError>> + 'a {
+    if !decision.see_logprobs() {
+        // Recorded now; `screen` strips whatever logprobs the answer carries.
+        ctx.summary.flags.push("logprobs_masked".to_owned());
+    }
     let record = request_record(ctx, None);
     ctx.flags_recorded = ctx.summary.flags.len();
-    ctx.request_seq = Some(state.recorder.append_durable(record).await?);
-    Ok(())
+    state.recorder.append_durable(record)
 }
 
 /// Stage 8: send the protected exchange to the model's upstream.
@@ -834,8 +856,9 @@ impl Drop for Finish {
 ///
 /// A request refused before stage 7 (policy denial, throttling, a bad body) gets its request
 /// record here, with verdict `deny` and the refusal's reasons, so every authenticated request
-/// has exactly one request record and one response record. Answer flags raised by `screen`
-/// after the request record go in a `screen` decision record. Unauthenticated requests are
+/// has exactly one request record and one response record. Flags raised after the request
+/// record (by `screen`, or by `protect` failing open) go in a `screen` decision record, and a
+/// refusal by `protect` after the request record committed in a `protect` decision record. Unauthenticated requests are
 /// not recorded (no principal to record; metrics count them), so anonymous traffic cannot
 /// flood the log. Appends here do not wait: the answer is already out.
 fn record_outcome(state: &AppState, ctx: &Ctx, outcome: &Outcome) {
@@ -855,6 +878,21 @@ fn record_outcome(state: &AppState, ctx: &Ctx, outcome: &Outcome) {
         .flags
         .get(ctx.flags_recorded..)
         .unwrap_or_default();
+    if let (Some(_), Some(code)) = (ctx.request_seq, ctx.refused_after_record) {
+        // `protect` refused after the request record was committed: say so before the
+        // response record, so `veil explain` shows the refusal.
+        state.recorder.append(NewAuditRecord {
+            time_ms,
+            principal: principal.key_id.clone(),
+            request_id: ctx.request_id.clone(),
+            event: Event::Decision(DecisionEvent {
+                action: "protect".into(),
+                verdict: veil_audit::Verdict::Deny,
+                reasons: vec![format!("refused:{code}")],
+                classes: Default::default(),
+            }),
+        });
+    }
     if ctx.request_seq.is_some() && !answer_flags.is_empty() {
         state.recorder.append(NewAuditRecord {
             time_ms,
@@ -1053,6 +1091,11 @@ mod gate {
         /// The public model the exchange may go to.
         pub fn model(&self) -> &str {
             &self.model
+        }
+
+        /// Whether the caller may see the answer's logprobs.
+        pub fn see_logprobs(&self) -> bool {
+            self.see_logprobs
         }
 
         /// What happens to `class` on the way out (`None`: not found in the request).
@@ -1355,10 +1398,6 @@ mod gate {
                     ));
                 }
             });
-        }
-        if !decision.see_logprobs {
-            // Recorded now; `screen` strips whatever logprobs the answer carries.
-            ctx.summary.flags.push("logprobs_masked".to_owned());
         }
         // The canary goes in after protection, so it is neither detected nor part of the
         // conversation's name (a fresh token per request would otherwise split it).

@@ -708,6 +708,32 @@ async fn a_failing_vault_fails_closed(backend: Backend) {
     assert!(message.contains(&request_id), "{message}");
     assert!(!message.contains("Gonzalez"));
     assert_eq!(h.upstream.received().len(), 1, "nothing was forwarded");
+    // The request record commits while `protect` runs; the refusal follows it in the log,
+    // ahead of the response record, so `veil explain` can say why.
+    audit_event(&h, &request_id, |event| match event {
+        veil_audit::Event::Response(_) => Some(Vec::new()),
+        _ => None,
+    })
+    .await;
+    let events = audit_records(&h, &request_id).await;
+    let kinds: Vec<String> = events
+        .iter()
+        .map(|event| match event {
+            veil_audit::Event::Request(r) => format!("request:{:?}", r.verdict),
+            veil_audit::Event::Decision(d) => format!("{}:{}", d.action, d.reasons.join(",")),
+            veil_audit::Event::Response(r) => format!("response:{}", r.status),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "request:Allow",
+            "protect:refused:vault_unavailable",
+            "response:503"
+        ],
+        "{kinds:?}"
+    );
     // The pair: a request with nothing to pseudonymize does not need the vault.
     let plain = json!({"model": "up", "messages": [{"role": "user", "content": "hello there"}]});
     assert_eq!(h.chat(&analyst, &plain).await.status(), 200);
