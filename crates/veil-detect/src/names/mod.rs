@@ -184,6 +184,7 @@ impl NameRecognizer {
         tidy(&doc, &mut labels, &mut spans);
         drop_streets(&doc, &mut labels, &mut spans);
         join_names(&doc, &mut labels, &mut spans);
+        honorific_names(&doc, &mut labels, &mut spans);
         let tagged = spans.len();
         consistency(&doc, &mut labels, &mut spans);
         for (k, (class, toks)) in spans.into_iter().enumerate() {
@@ -917,6 +918,76 @@ fn drop_streets(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)
     });
 }
 
+/// Tags the name the tagger missed after an honorific in mixed-case text ("Dr. Trần",
+/// "Ms Kimachu", "Mr. Justice Nguyen"): one capitalised word, or two when the second is
+/// capitalised too and no common word, on the same line. Titles between the honorific and
+/// the name are skipped.
+fn honorific_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    if doc.casing != features::Casing::Mixed {
+        return;
+    }
+    let free = |k: usize| {
+        labels.get(k).is_some_and(|&l| l == O) && !doc.blocked.get(k).copied().unwrap_or(true)
+    };
+    let name_word = |k: usize| {
+        let (Some(t), Some(&f)) = (doc.tokens.get(k), doc.flags.get(k)) else {
+            return false;
+        };
+        t.is_word
+            && t.init_upper
+            && !t.has_digit
+            && !t.newline_before
+            && (t.n_chars > 1 || t.non_ascii)
+            && f & (flag::STOP | flag::TITLE | flag::TRIGGER | flag::ORG_KW) == 0
+            && free(k)
+    };
+    let mut added = Vec::new();
+    for (i, (t, &f)) in doc.tokens.iter().zip(doc.flags.iter()).enumerate() {
+        // Honorifics carry the title flag: one bit test rejects almost every token.
+        if f & flag::TITLE == 0 || !t.init_upper || !HONORIFICS.contains(&t.lower.as_ref()) {
+            continue;
+        }
+        let mut k = i + 1;
+        if doc
+            .tokens
+            .get(k)
+            .is_some_and(|p| p.punct == b'.' && !p.space_before)
+        {
+            k += 1;
+        }
+        while doc.flags.get(k).is_some_and(|&f| f & flag::TITLE != 0)
+            && doc.tokens.get(k).is_some_and(|t| t.init_upper)
+        {
+            k += 1;
+        }
+        if !name_word(k) {
+            continue;
+        }
+        let mut end = k + 1;
+        if name_word(end)
+            && doc
+                .flags
+                .get(end)
+                .is_some_and(|&f| f & flag::COMMON == 0 || f & flag::LAST != 0)
+        {
+            end += 1;
+        }
+        added.push(k..end);
+    }
+    for toks in added {
+        for (k, l) in labels
+            .iter_mut()
+            .enumerate()
+            .take(toks.end)
+            .skip(toks.start)
+        {
+            *l = if k == toks.start { 1 } else { 2 };
+        }
+        spans.push((1, toks));
+    }
+    spans.sort_by_key(|(_, toks)| toks.start);
+}
+
 /// Document-level consistency: every later or earlier mention of a found name gets the
 /// same class, whatever its case; a person's name parts count alone too.
 fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
@@ -953,6 +1024,21 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                     known.entry(seq_hash(std::slice::from_ref(t))).or_insert(1);
                     starts.insert(t.hash);
                 }
+            }
+        }
+    }
+    // A word of a person's full name found alone with another class ("Blake Mckinney" ...
+    // "Mckinney" as a place) is that person too (only words of multi-word names so far).
+    for (class, toks) in spans.iter_mut() {
+        let word = doc.tokens.get(toks.start).filter(|_| toks.len() == 1);
+        if *class != 1
+            && let Some(t) = word
+            && starts.contains(&t.hash)
+        {
+            *class = 1;
+            known.insert(seq_hash(std::slice::from_ref(t)), 1);
+            if let Some(l) = labels.get_mut(toks.start) {
+                *l = 1;
             }
         }
     }

@@ -231,3 +231,22 @@ fn short_acronyms_in_mixed_case_text_are_not_people() {
     assert!(has(&f, "PERSON", "Ana Lima"), "{f:?}");
     assert!(!has(&f, "PERSON", "CTO"), "{f:?}");
 }
+
+#[test]
+fn a_name_after_an_honorific_is_found_when_the_tagger_misses_it() {
+    let f = found("Transferred care from Dr. Trần to Dr. McMaster at shift change.");
+    assert!(has(&f, "PERSON", "Trần"), "{f:?}");
+    let f = found(
+        "Counsel for the respondent, Ms Kimachu of Meridian Labs, applied for an adjournment.",
+    );
+    assert!(has(&f, "PERSON", "Kimachu"), "{f:?}");
+    let f = found("Mr. Justice Nguyen dismissed the appeal.");
+    assert!(has(&f, "PERSON", "Nguyen"), "{f:?}");
+}
+
+#[test]
+fn a_part_of_a_full_name_found_with_another_class_is_the_person() {
+    let f = found("Welcome email sent to Blake Mckinney. Mckinney replied on Monday.");
+    assert!(has(&f, "PERSON", "Mckinney"), "{f:?}");
+    assert!(!f.iter().any(|(c, _)| c == "ORGANIZATION"), "{f:?}");
+}
