@@ -586,13 +586,17 @@ fn surname_after(doc: &Doc, i: usize) -> bool {
         return false;
     };
     let cased = match doc.casing {
-        features::Casing::Mixed => s.init_upper,
+        // Scripts without case (Thai, Chinese, Arabic, Devanagari) pass as they are.
+        features::Casing::Mixed => s.init_upper || !s.has_upper && !s.has_lower,
         _ => true,
     };
     let listed = fs & flag::LAST != 0 && fs & (flag::COMMON | flag::STOP) == 0;
     let unknown_script = s.non_ascii
         && fs & (flag::NAMEISH | flag::COMMON | flag::STOP | flag::TITLE | flag::TRIGGER) == 0;
-    fg & flag::FIRST != 0
+    // Two words with letters outside ASCII (another script, accented Latin): the given
+    // name need not be listed.
+    let script_given = g.non_ascii && !g.lower.is_ascii() && s.non_ascii && !s.lower.is_ascii();
+    (fg & flag::FIRST != 0 || script_given)
         && g.is_word
         && s.is_word
         && !s.has_digit

@@ -250,3 +250,15 @@ fn a_part_of_a_full_name_found_with_another_class_is_the_person() {
     assert!(has(&f, "PERSON", "Mckinney"), "{f:?}");
     assert!(!f.iter().any(|(c, _)| c == "ORGANIZATION"), "{f:?}");
 }
+
+#[test]
+fn a_given_name_runs_on_into_its_surname_in_scripts_without_case() {
+    // Thai and Devanagari have no capitals: the surname is not "lower-case".
+    let f = found("Rewrite this paragraph so that นุจรี ทศโยธิน sounds less formal.");
+    assert!(has(&f, "PERSON", "นุจรี ทศโยธิน"), "{f:?}");
+    let f = found("Please call आनन्दा बोस today.");
+    assert!(has(&f, "PERSON", "आनन्दा बोस"), "{f:?}");
+    // Two words outside ASCII: the given name need not be in a list.
+    let f = found("did u see what תמר אסרף posted");
+    assert!(has(&f, "PERSON", "תמר אסרף"), "{f:?}");
+}
