@@ -333,7 +333,7 @@ pub(crate) const STOPWORDS: &[&str] = &[
 /// word other than a connector ends a name; in all-lower or all-upper text a common word
 /// that is in no name list does. Trailing connectors and punctuation are dropped.
 fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
-    let mut out = Vec::with_capacity(spans.len());
+    let mut out: Vec<(u8, Range<usize>)> = Vec::with_capacity(spans.len());
     for (class, toks) in spans.drain(..) {
         let mut end = toks.end;
         for k in toks.start + 1..toks.end {
@@ -451,8 +451,38 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
                     && t.n_chars <= 4
                     && f & (flag::FIRST | flag::LAST) == 0
             });
-        if end - toks.start == 1
+        // A "person" made only of organization keywords ("Clinic", "Holdings") is none.
+        let keyword_only = class == 1 && words().all(|(t, f)| !t.is_word || f & flag::ORG_KW != 0);
+        // "Porto Alegre" + "Community" + "Clinic": the keyword ends the name before it, an
+        // organization.
+        if keyword_only
+            && let Some((prev_class, prev)) = out.last_mut()
+            && prev.end <= toks.start
+            && toks.start - prev.end <= 1
+            && (prev.end..toks.start).all(|k| {
+                doc.tokens
+                    .get(k)
+                    .is_some_and(|t| t.is_word && t.init_upper && !t.newline_before)
+            })
+            && doc
+                .tokens
+                .get(toks.start)
+                .is_some_and(|t| !t.newline_before)
+        {
+            *prev_class = 3;
+            let from = prev.start;
+            prev.end = end;
+            for (k, l) in labels.iter_mut().enumerate().take(end).skip(from) {
+                *l = if k == from { 5 } else { 6 };
+            }
+            for l in labels.iter_mut().take(toks.end).skip(end) {
+                *l = O;
+            }
+            continue;
+        }
+        if (end - toks.start == 1 || keyword_only)
             && (scheme
+                || keyword_only
                 || acronym
                 || chat_you(doc, toks.start)
                 || words().all(|(_, f)| f & flag::STOP != 0))

@@ -262,3 +262,13 @@ fn a_given_name_runs_on_into_its_surname_in_scripts_without_case() {
     let f = found("did u see what תמר אסרף posted");
     assert!(has(&f, "PERSON", "תמר אסרף"), "{f:?}");
 }
+
+#[test]
+fn organization_keywords_alone_are_not_people() {
+    let f = found("Referring: Porto Alegre Community Clinic");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+    assert!(
+        has(&f, "ORGANIZATION", "Porto Alegre Community Clinic"),
+        "{f:?}"
+    );
+}
