@@ -1033,8 +1033,9 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
     // tagged span lowered precision on the development split.)
     let mut starts: HashSet<u64, BuildHasherDefault<FastHasher>> = HashSet::default();
     let mut max_words = 1;
-    // One-word persons after an honorific ("Dr. Okafor"): carried once every span is known,
-    // so that a word tagged as a place or organization elsewhere keeps that class.
+    // One-word persons (after an honorific, "Dr. Okafor", and the others below): carried
+    // once every span is known, so that a word tagged as a place or organization elsewhere
+    // keeps that class.
     let mut titled = Vec::new();
     for (class, toks) in spans.iter() {
         let Some(words) = doc.tokens.get(toks.clone()) else {
@@ -1042,9 +1043,22 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         };
         known.entry(seq_hash(words)).or_insert(*class);
         max_words = max_words.max(toks.len());
+        // One-word persons carried too: after an honorific ("Dr. Okafor"), a listed given
+        // name that names nothing else ("Juan"), or an unlisted word in a non-Latin script.
+        let single = |mask: u32| {
+            doc.flags.get(toks.start).is_some_and(|&f| {
+                f & mask == mask && f & (flag::COMMON | flag::LOC | flag::ORG | flag::NRP) == 0
+            })
+        };
+        let script = doc
+            .tokens
+            .get(toks.start)
+            .is_some_and(|t| t.non_ascii && !t.lower.is_ascii());
         if *class == 1
             && toks.len() == 1
-            && trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w))
+            && (trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w))
+                || single(flag::FIRST)
+                || script && single(0))
         {
             titled.push(toks.start);
         }

@@ -272,3 +272,25 @@ fn organization_keywords_alone_are_not_people() {
         "{f:?}"
     );
 }
+
+#[test]
+fn one_word_given_names_are_carried_through_the_document() {
+    // A listed given name that names nothing else.
+    let f = found("Juan: ok\nElżbieta: see u at 7\nJuan: 👍");
+    assert_eq!(
+        f.iter()
+            .filter(|(c, v)| c == "PERSON" && v == "Juan")
+            .count(),
+        2,
+        "{f:?}"
+    );
+    // An unlisted word in a non-Latin script.
+    let f = found("อารีย์ told me acme s.a. is hiring อารีย์ told me so");
+    assert_eq!(
+        f.iter()
+            .filter(|(c, v)| c == "PERSON" && v == "อารีย์")
+            .count(),
+        2,
+        "{f:?}"
+    );
+}
