@@ -15,8 +15,12 @@
 //!    `cargo run --release -p veil-detect --example train_names` on the generated corpus in
 //!    `testdata/names/`. Lower-case words in no list and not after a title or trigger are
 //!    skipped, which is what keeps the tagger fast on ordinary prose.
-//! 3. **Filters.** Medical eponyms followed by "disease", "syndrome", "score" and the like
-//!    are not people, nor are names followed by a street type ("Kennedy Drive").
+//! 3. **Filters and repairs.** Medical eponyms followed by "disease", "syndrome", "score"
+//!    and the like are not people (nor is any capitalised name right before "score" or
+//!    "syndrome", or in the possessive before "law" or "palsy"), nor are names followed by
+//!    a street type ("Kennedy Drive", "JEFFERSON AVENUE", "King Jr. Boulevard"), nor short
+//!    unlisted acronyms ("CTO"). Spans are split at colons and brackets, lose a possessive
+//!    ending, and person names written surname first ("Tóth, Zita") are made one.
 //! 4. **Document consistency.** A name found once is found everywhere in the same text,
 //!    including lower-case and possessive forms, and a person's surname or given name
 //!    alone counts too, as does a one-word name after an honorific ("Dr. Okafor").
@@ -94,6 +98,39 @@ const EPONYM_HEADS: &[&str] = &[
     "procedure",
 ];
 
+/// Heads that make any capitalised name right before them (no possessive) an eponym:
+/// "Wells score", "Gleason grade", "Guillain-Barré syndrome".
+const EPONYM_BARE_HEADS: &[&str] = &[
+    "disease",
+    "syndrome",
+    "score",
+    "scale",
+    "grade",
+    "criteria",
+    "classification",
+    "maneuver",
+    "manoeuvre",
+    "reflex",
+    "phenomenon",
+    "triad",
+    "lymphoma",
+    "thyroiditis",
+];
+
+/// Heads that make any capitalised name's possessive an eponym: "Newton's laws",
+/// "Bell's palsy", "Ohm's law".
+const EPONYM_LAW_HEADS: &[&str] = &[
+    "law",
+    "laws",
+    "theorem",
+    "principle",
+    "equation",
+    "constant",
+    "palsy",
+    "disease",
+    "syndrome",
+];
+
 struct Inner {
     gazetteer: Gazetteer,
     model: Model,
@@ -143,9 +180,11 @@ impl NameRecognizer {
         let (mut labels, margins) = self.inner.model.tag(&doc);
         drop_eponyms(&doc, &mut labels);
         let mut spans = spans_of(&labels);
+        split_at_marks(&doc, &mut labels, &mut spans);
         tidy(&doc, &mut labels, &mut spans);
         drop_streets(&doc, &mut labels, &mut spans);
         join_names(&doc, &mut labels, &mut spans);
+        honorific_names(&doc, &mut labels, &mut spans);
         let tagged = spans.len();
         consistency(&doc, &mut labels, &mut spans);
         for (k, (class, toks)) in spans.into_iter().enumerate() {
@@ -230,6 +269,41 @@ fn spans_of(labels: &[u8]) -> Vec<(u8, Range<usize>)> {
     out
 }
 
+/// Splits tagged spans at signs that never sit inside a name: a colon ("GIVEN NAMES:
+/// Kabir"), an opening bracket ("Agent (Poncio"), a vertical bar or a slash. Each part is
+/// tidied on its own; the signs themselves are left out.
+fn split_at_marks(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    let mut out = Vec::with_capacity(spans.len());
+    for (class, toks) in spans.drain(..) {
+        let mut from = toks.start;
+        for k in toks.clone() {
+            let mark = doc
+                .tokens
+                .get(k)
+                .is_some_and(|t| matches!(t.punct, b':' | b'(' | b'|' | b'/' | b';'));
+            if !mark {
+                continue;
+            }
+            if k > from {
+                out.push((class, from..k));
+            }
+            if let Some(l) = labels.get_mut(k) {
+                *l = O;
+            }
+            if let Some(l) = labels.get_mut(k + 1)
+                && k + 1 < toks.end
+            {
+                *l = class * 2 - 1;
+            }
+            from = k + 1;
+        }
+        if from < toks.end {
+            out.push((class, from..toks.end));
+        }
+    }
+    *spans = out;
+}
+
 /// Small words that may sit inside a name ("Bank of America", "Johnson & Johnson",
 /// "Ludwig van Beethoven").
 pub(crate) const CONNECTORS: &[&str] = &[
@@ -259,7 +333,7 @@ pub(crate) const STOPWORDS: &[&str] = &[
 /// word other than a connector ends a name; in all-lower or all-upper text a common word
 /// that is in no name list does. Trailing connectors and punctuation are dropped.
 fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
-    let mut out = Vec::with_capacity(spans.len());
+    let mut out: Vec<(u8, Range<usize>)> = Vec::with_capacity(spans.len());
     for (class, toks) in spans.drain(..) {
         let mut end = toks.end;
         for k in toks.start + 1..toks.end {
@@ -286,10 +360,39 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
                 break;
             }
         }
+        let mut possessive = false;
         while end > toks.start + 1 {
             let Some(t) = doc.tokens.get(end - 1) else {
                 break;
             };
+            // A possessive ending is not part of a person's name ("Vũ's firm"), and an
+            // "organization" that is one listed name in the possessive ("Garcia's" in
+            // "Garcia's firm") is that person (not a shop such as "Baker's": common words,
+            // eponyms and listed organizations keep their class).
+            let name_org = class == 3
+                && end == toks.start + 3
+                && doc.tokens.get(toks.start).is_some_and(|t| t.is_word)
+                && doc.flags.get(toks.start).is_some_and(|&f| {
+                    f & (flag::FIRST | flag::LAST) != 0
+                        && f & (flag::COMMON | flag::EPONYM | flag::ORG | flag::ORG_KW) == 0
+                });
+            let apostrophe_s = (class == 1 || name_org)
+                && end >= toks.start + 3
+                && t.lower.as_ref() == "s"
+                && !t.space_before
+                && doc
+                    .tokens
+                    .get(end - 2)
+                    .is_some_and(|a| matches!(a.punct, b'\'') || a.lower.as_ref() == "’")
+                && doc
+                    .tokens
+                    .get(end)
+                    .is_none_or(|n| !n.is_word || n.space_before);
+            if apostrophe_s {
+                end -= 2;
+                possessive = true;
+                continue;
+            }
             let keep_period = t.punct == b'.' && abbreviation(doc, end - 2);
             let dangling = !t.is_word && !keep_period
                 || matches!(t.lower.as_ref(), "of" | "and" | "the" | "&" | "for");
@@ -336,8 +439,53 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
             .tokens
             .get(toks.start)
             .is_some_and(|t| IDENTIFIER_WORDS.contains(&t.lower.as_ref()));
-        if end - toks.start == 1
-            && (scheme || chat_you(doc, toks.start) || words().all(|(_, f)| f & flag::STOP != 0))
+        // A short all-capitals word in mixed-case text that is in no list of names is an
+        // acronym ("CTO", "ICU"), not a person.
+        let acronym = class == 1
+            && doc.casing == features::Casing::Mixed
+            && words().all(|(t, f)| {
+                t.is_word
+                    && !t.non_ascii
+                    && !t.has_lower
+                    && !t.has_digit
+                    && t.n_chars <= 4
+                    && f & (flag::FIRST | flag::LAST) == 0
+            });
+        // A "person" made only of organization keywords ("Clinic", "Holdings") is none.
+        let keyword_only = class == 1 && words().all(|(t, f)| !t.is_word || f & flag::ORG_KW != 0);
+        // "Porto Alegre" + "Community" + "Clinic": the keyword ends the name before it, an
+        // organization.
+        if keyword_only
+            && let Some((prev_class, prev)) = out.last_mut()
+            && prev.end <= toks.start
+            && toks.start - prev.end <= 1
+            && (prev.end..toks.start).all(|k| {
+                doc.tokens
+                    .get(k)
+                    .is_some_and(|t| t.is_word && t.init_upper && !t.newline_before)
+            })
+            && doc
+                .tokens
+                .get(toks.start)
+                .is_some_and(|t| !t.newline_before)
+        {
+            *prev_class = 3;
+            let from = prev.start;
+            prev.end = end;
+            for (k, l) in labels.iter_mut().enumerate().take(end).skip(from) {
+                *l = if k == from { 5 } else { 6 };
+            }
+            for l in labels.iter_mut().take(toks.end).skip(end) {
+                *l = O;
+            }
+            continue;
+        }
+        if (end - toks.start == 1 || keyword_only)
+            && (scheme
+                || keyword_only
+                || acronym
+                || chat_you(doc, toks.start)
+                || words().all(|(_, f)| f & flag::STOP != 0))
         {
             for l in labels.iter_mut().take(end).skip(toks.start) {
                 *l = O;
@@ -357,12 +505,18 @@ fn tidy(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
                     "&" | "and" | "-" | "," | "y" | "e" | "und" | "et"
                 )
         });
+        // "Tóth, Zita": a surname, a comma and a given name is a person written surname
+        // first, as forms and lists do, not an organization.
+        let org_evidence = org_evidence
+            && !(end - toks.start == 3
+                && surname_first(doc, toks.start, toks.start + 2)
+                && words().all(|(_, f)| f & (flag::ORG_KW | flag::ORG) == 0));
         let n_words = words().filter(|(t, _)| t.is_word).count();
         let first_name = words()
             .next()
             .is_some_and(|(t, f)| f & flag::FIRST != 0 || (t.non_ascii && !t.lower.is_ascii()));
         let plain = words().all(|(t, f)| !t.is_word || f & (flag::COMMON | flag::LOC) == 0);
-        let person_like = first_name || (n_words >= 2 && plain);
+        let person_like = first_name || (n_words >= 2 && plain) || possessive;
         let class = if class == 3 && !org_evidence && person_like && end - toks.start <= 4 {
             for (k, l) in labels.iter_mut().enumerate().take(end).skip(toks.start) {
                 *l = if k == toks.start { 1 } else { 2 };
@@ -405,6 +559,101 @@ fn chat_you(doc: &Doc, i: usize) -> bool {
         .tokens
         .get(i + 1)
         .is_some_and(|t| t.punct == b'.' && !t.space_before)
+}
+
+/// Whether tokens `a`, `a + 1`, `b` (= `a + 2`) read "Surname, Given" ("Tóth, Zita",
+/// "GARRISON, MELISSA"): a word that is not only a given name, a comma right after it, a
+/// listed given name (or one in a non-Latin script) on the same line, and no "and" or
+/// "or" after it (which would make the run a list of people: "Maria, John and Peter").
+/// In mixed-case text an all-capitals first word needs a given name that is capitalised
+/// the same way or a listed surname ("ODP, Maria" is no name).
+fn surname_first(doc: &Doc, a: usize, b: usize) -> bool {
+    let (Some(s), Some(c), Some(g)) = (doc.tokens.get(a), doc.tokens.get(a + 1), doc.tokens.get(b))
+    else {
+        return false;
+    };
+    let fs = doc.flags.get(a).copied().unwrap_or(0);
+    let fg = doc.flags.get(b).copied().unwrap_or(0);
+    let given = fg & flag::FIRST != 0 || g.non_ascii && !g.has_upper && !g.has_lower;
+    let surname = fs & flag::FIRST == 0 || fs & flag::LAST != 0;
+    let caps = |t: &token::Token<'_>| t.has_upper && !t.has_lower;
+    let shape_ok = doc.casing != features::Casing::Mixed
+        || !caps(s)
+        || caps(g)
+        || fs & flag::LAST != 0
+        || s.non_ascii;
+    let listed = doc.tokens.get(b + 1).is_some_and(|t| {
+        !t.newline_before && matches!(t.lower.as_ref(), "and" | "or" | "&" | "und" | "et" | "y")
+    });
+    b == a + 2
+        && s.is_word
+        && !s.has_digit
+        && c.punct == b','
+        && !c.space_before
+        && g.is_word
+        && !g.has_digit
+        && g.space_before
+        && !g.newline_before
+        && given
+        && surname
+        && shape_ok
+        && !listed
+        && fs & (flag::STOP | flag::TITLE | flag::TRIGGER | flag::ORG_KW | flag::ORG) == 0
+        && fg & (flag::STOP | flag::TITLE | flag::TRIGGER) == 0
+}
+
+/// Whether the word after a one-word person at `i` is that person's surname: on the same
+/// line after one space, cased like the given name (capitalised in mixed-case text), and
+/// a listed surname that is no common word, or a word in no list at all written in a
+/// script other than Latin's ASCII letters.
+fn surname_after(doc: &Doc, i: usize) -> bool {
+    let (Some(g), Some(s), Some(&fg), Some(&fs)) = (
+        doc.tokens.get(i),
+        doc.tokens.get(i + 1),
+        doc.flags.get(i),
+        doc.flags.get(i + 1),
+    ) else {
+        return false;
+    };
+    let cased = match doc.casing {
+        // Scripts without case (Thai, Chinese, Arabic, Devanagari) pass as they are.
+        features::Casing::Mixed => s.init_upper || !s.has_upper && !s.has_lower,
+        _ => true,
+    };
+    let listed = fs & flag::LAST != 0 && fs & (flag::COMMON | flag::STOP) == 0;
+    let unknown_script = s.non_ascii
+        && fs & (flag::NAMEISH | flag::COMMON | flag::STOP | flag::TITLE | flag::TRIGGER) == 0;
+    // Two words with letters outside ASCII (another script, accented Latin): the given
+    // name need not be listed.
+    let script_given = g.non_ascii && !g.lower.is_ascii() && s.non_ascii && !s.lower.is_ascii();
+    (fg & flag::FIRST != 0 || script_given)
+        && g.is_word
+        && s.is_word
+        && !s.has_digit
+        && s.space_before
+        && !s.newline_before
+        && cased
+        && fs & (flag::TITLE | flag::TRIGGER | flag::ORG_KW | flag::EPONYM) == 0
+        && (listed || unknown_script)
+}
+
+/// Whether an untagged word at `i` may be a surname written first at the start of a field
+/// ("Name: Rice, Antoin", "/ Warwas, Mariusz"): a capitalised (in mixed-case text) word
+/// that is a listed surname, or in no list of common words or places, right after the
+/// start of the text or a line, or a colon, slash, semicolon, opening bracket or comma.
+fn field_start(doc: &Doc, i: usize) -> bool {
+    let (Some(t), Some(&f)) = (doc.tokens.get(i), doc.flags.get(i)) else {
+        return false;
+    };
+    let boundary = t.newline_before
+        || i.checked_sub(1)
+            .and_then(|k| doc.tokens.get(k))
+            .is_none_or(|p| matches!(p.punct, b':' | b'/' | b';' | b'(' | b',' | b'|'));
+    boundary
+        && t.is_word
+        && !t.has_digit
+        && (doc.casing != features::Casing::Mixed || t.init_upper)
+        && (f & flag::LAST != 0 || f & (flag::COMMON | flag::LOC) == 0)
 }
 
 /// Whether token `i` is a one-letter initial followed by a period ("J. Smith").
@@ -469,6 +718,46 @@ fn join_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>)
         } else {
             class
         };
+        // "Hegedűs, Gyöngyi" tagged as two people is one, written surname first; so is
+        // "Awolowo, Moyosore" with the surname tagged as an organization or a place.
+        if let Some((last_class, last)) = out.last_mut()
+            && (*last_class == 1 && (class == 1 || class == 3) || *last_class == 3 && class == 1)
+            && last.len() == 1
+            && toks.len() == 1
+            && surname_first(doc, last.start, toks.start)
+        {
+            *last_class = 1;
+            last.end = toks.end;
+            continue;
+        }
+        let untagged = |k: usize| {
+            labels.get(k).is_some_and(|&l| l == O) && !doc.blocked.get(k).copied().unwrap_or(true)
+        };
+        let mut toks = toks;
+        // A given name the tagger took alone ("Галина" of "Галина Валенко") runs on into
+        // the surname right after it; a surname it took alone ("Nistor" of "Ancuța B.
+        // Nistor") reaches back to the listed given name before it.
+        if class == 1 && toks.len() == 1 && untagged(toks.end) && surname_after(doc, toks.start) {
+            toks.end += 1;
+        }
+        // The given name after "Perales," that the tagger missed, and the surname before
+        // ", Antoin" at the start of a field or line.
+        if class == 1
+            && toks.len() == 1
+            && untagged(toks.end + 1)
+            && surname_first(doc, toks.start, toks.end + 1)
+        {
+            toks.end += 2;
+        }
+        if class == 1
+            && toks.len() == 1
+            && toks.start >= 2
+            && untagged(toks.start - 2)
+            && surname_first(doc, toks.start - 2, toks.start)
+            && field_start(doc, toks.start - 2)
+        {
+            toks.start -= 2;
+        }
         if let Some((1, last)) = out.last_mut()
             && (class == 1 || class == 3 && toks.len() == 1)
             && last.end <= toks.start
@@ -542,22 +831,48 @@ pub(crate) fn abbreviation(doc: &Doc, i: usize) -> bool {
 /// ("Parkinson's disease", "Apgar score").
 fn drop_eponyms(doc: &Doc, labels: &mut [u8]) {
     for (class, toks) in spans_of(labels) {
-        if class != 1 || toks.len() != 1 {
+        let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
+        let apostrophe = |k: usize| lower(k) == "'" || lower(k) == "’";
+        // The tagger may take the possessive in ("Bell's" before "palsy").
+        let possessive_inside =
+            toks.len() == 3 && apostrophe(toks.start + 1) && lower(toks.start + 2) == "s";
+        if class != 1 || toks.len() != 1 && !possessive_inside {
             continue;
         }
         let i = toks.start;
-        if doc.flags.get(i).copied().unwrap_or(0) & flag::EPONYM == 0 {
-            continue;
-        }
-        let lower = |k: usize| doc.tokens.get(k).map_or("", |t| t.lower.as_ref());
-        let mut next = i + 1;
-        if lower(next) == "'" || lower(next) == "’" {
+        let listed = doc.flags.get(i).copied().unwrap_or(0) & flag::EPONYM != 0;
+        let titled = trigger_before(doc, i).is_some_and(|w| HONORIFICS.contains(&w));
+        let mut next = toks.end;
+        let mut possessive = possessive_inside;
+        if apostrophe(next) {
             next += if lower(next + 1) == "s" { 2 } else { 1 };
+            possessive = true;
         }
-        if EPONYM_HEADS.contains(&lower(next))
-            && let Some(l) = labels.get_mut(i)
-        {
-            *l = O;
+        // A double-barrelled eponym ("Guillain-Barré syndrome").
+        let hyphen = doc
+            .tokens
+            .get(next)
+            .is_some_and(|t| t.punct == b'-' && !t.space_before)
+            && doc
+                .tokens
+                .get(next + 1)
+                .is_some_and(|t| t.is_word && !t.space_before);
+        if !possessive && hyphen {
+            next += 2;
+        }
+        let head = lower(next);
+        // A capitalised name right before a clinical head with no possessive ("Wells
+        // score", "Gleason score"), or any name's law or effect ("Newton's laws"), is an
+        // eponym even when the name is in no eponym list.
+        let unlisted = !titled
+            && doc.tokens.get(i).is_some_and(|t| t.init_upper)
+            && (!possessive && EPONYM_BARE_HEADS.contains(&head)
+                || possessive && EPONYM_LAW_HEADS.contains(&head));
+        let known = listed && EPONYM_HEADS.contains(&head);
+        if known && !titled || unlisted {
+            for l in labels.iter_mut().take(toks.end).skip(i) {
+                *l = O;
+            }
         }
     }
 }
@@ -608,19 +923,25 @@ fn drop_streets(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)
                 && !t.newline_before
                 && (numbered
                     || !SURNAME_STREET_TYPES.contains(&lower)
-                        && doc.casing == features::Casing::Mixed
-                        && t.init_upper)
+                        && (doc.casing != features::Casing::Mixed || t.init_upper))
         };
         let between = |k: usize| {
             doc.tokens.get(k).is_some_and(|t| {
                 t.is_word
                     && !t.has_digit
                     && !t.newline_before
-                    && (numbered || doc.casing == features::Casing::Mixed && t.init_upper)
+                    && (numbered || doc.casing != features::Casing::Mixed || t.init_upper)
             })
         };
+        // "Martin Luther King Jr. Boulevard": the period of "Jr." sits before the type.
+        let suffix = doc
+            .tokens
+            .get(toks.end - 1)
+            .is_some_and(|t| matches!(t.lower.as_ref(), "jr" | "sr"))
+            && doc.tokens.get(toks.end).is_some_and(|t| t.punct == b'.');
         let street = (toks.len() > 1 && street_type(toks.end - 1))
             || street_type(toks.end)
+            || suffix && street_type(toks.end + 1)
             || between(toks.end) && street_type(toks.end + 1);
         if street {
             for l in labels.iter_mut().take(toks.end).skip(toks.start) {
@@ -629,6 +950,76 @@ fn drop_streets(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)
         }
         !street
     });
+}
+
+/// Tags the name the tagger missed after an honorific in mixed-case text ("Dr. Trần",
+/// "Ms Kimachu", "Mr. Justice Nguyen"): one capitalised word, or two when the second is
+/// capitalised too and no common word, on the same line. Titles between the honorific and
+/// the name are skipped.
+fn honorific_names(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>) {
+    if doc.casing != features::Casing::Mixed {
+        return;
+    }
+    let free = |k: usize| {
+        labels.get(k).is_some_and(|&l| l == O) && !doc.blocked.get(k).copied().unwrap_or(true)
+    };
+    let name_word = |k: usize| {
+        let (Some(t), Some(&f)) = (doc.tokens.get(k), doc.flags.get(k)) else {
+            return false;
+        };
+        t.is_word
+            && t.init_upper
+            && !t.has_digit
+            && !t.newline_before
+            && (t.n_chars > 1 || t.non_ascii)
+            && f & (flag::STOP | flag::TITLE | flag::TRIGGER | flag::ORG_KW) == 0
+            && free(k)
+    };
+    let mut added = Vec::new();
+    for (i, (t, &f)) in doc.tokens.iter().zip(doc.flags.iter()).enumerate() {
+        // Honorifics carry the title flag: one bit test rejects almost every token.
+        if f & flag::TITLE == 0 || !t.init_upper || !HONORIFICS.contains(&t.lower.as_ref()) {
+            continue;
+        }
+        let mut k = i + 1;
+        if doc
+            .tokens
+            .get(k)
+            .is_some_and(|p| p.punct == b'.' && !p.space_before)
+        {
+            k += 1;
+        }
+        while doc.flags.get(k).is_some_and(|&f| f & flag::TITLE != 0)
+            && doc.tokens.get(k).is_some_and(|t| t.init_upper)
+        {
+            k += 1;
+        }
+        if !name_word(k) {
+            continue;
+        }
+        let mut end = k + 1;
+        if name_word(end)
+            && doc
+                .flags
+                .get(end)
+                .is_some_and(|&f| f & flag::COMMON == 0 || f & flag::LAST != 0)
+        {
+            end += 1;
+        }
+        added.push(k..end);
+    }
+    for toks in added {
+        for (k, l) in labels
+            .iter_mut()
+            .enumerate()
+            .take(toks.end)
+            .skip(toks.start)
+        {
+            *l = if k == toks.start { 1 } else { 2 };
+        }
+        spans.push((1, toks));
+    }
+    spans.sort_by_key(|(_, toks)| toks.start);
 }
 
 /// Document-level consistency: every later or earlier mention of a found name gets the
@@ -642,8 +1033,9 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
     // tagged span lowered precision on the development split.)
     let mut starts: HashSet<u64, BuildHasherDefault<FastHasher>> = HashSet::default();
     let mut max_words = 1;
-    // One-word persons after an honorific ("Dr. Okafor"): carried once every span is known,
-    // so that a word tagged as a place or organization elsewhere keeps that class.
+    // One-word persons (after an honorific, "Dr. Okafor", and the others below): carried
+    // once every span is known, so that a word tagged as a place or organization elsewhere
+    // keeps that class.
     let mut titled = Vec::new();
     for (class, toks) in spans.iter() {
         let Some(words) = doc.tokens.get(toks.clone()) else {
@@ -651,9 +1043,22 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
         };
         known.entry(seq_hash(words)).or_insert(*class);
         max_words = max_words.max(toks.len());
+        // One-word persons carried too: after an honorific ("Dr. Okafor"), a listed given
+        // name that names nothing else ("Juan"), or an unlisted word in a non-Latin script.
+        let single = |mask: u32| {
+            doc.flags.get(toks.start).is_some_and(|&f| {
+                f & mask == mask && f & (flag::COMMON | flag::LOC | flag::ORG | flag::NRP) == 0
+            })
+        };
+        let script = doc
+            .tokens
+            .get(toks.start)
+            .is_some_and(|t| t.non_ascii && !t.lower.is_ascii());
         if *class == 1
             && toks.len() == 1
-            && trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w))
+            && (trigger_before(doc, toks.start).is_some_and(|w| HONORIFICS.contains(&w))
+                || single(flag::FIRST)
+                || script && single(0))
         {
             titled.push(toks.start);
         }
@@ -667,6 +1072,21 @@ fn consistency(doc: &Doc, labels: &mut [u8], spans: &mut Vec<(u8, Range<usize>)>
                     known.entry(seq_hash(std::slice::from_ref(t))).or_insert(1);
                     starts.insert(t.hash);
                 }
+            }
+        }
+    }
+    // A word of a person's full name found alone with another class ("Blake Mckinney" ...
+    // "Mckinney" as a place) is that person too (only words of multi-word names so far).
+    for (class, toks) in spans.iter_mut() {
+        let word = doc.tokens.get(toks.start).filter(|_| toks.len() == 1);
+        if *class != 1
+            && let Some(t) = word
+            && starts.contains(&t.hash)
+        {
+            *class = 1;
+            known.insert(seq_hash(std::slice::from_ref(t)), 1);
+            if let Some(l) = labels.get_mut(toks.start) {
+                *l = 1;
             }
         }
     }

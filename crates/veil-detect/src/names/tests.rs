@@ -160,3 +160,137 @@ fn chat_u_is_not_part_of_a_name() {
         "{f:?}"
     );
 }
+
+#[test]
+fn surname_first_names_are_one_person() {
+    // Two one-word persons joined by a comma.
+    let f = found("Board members: Kowalczyk, Agnieszka; Hegedűs, Gyöngyi; Brennan, Patrick.");
+    assert!(has(&f, "PERSON", "Hegedűs, Gyöngyi"), "{f:?}");
+    // "Surname, Given" tagged as an organization.
+    let f = found("The lessee, Tóth, Zita, shall pay on the first day of each month.");
+    assert!(has(&f, "PERSON", "Tóth, Zita"), "{f:?}");
+    // The surname tagged as an organization, the given name as a person.
+    let f = found("Admitted for observation: patient Awolowo, Moyosore (bed 4).");
+    assert!(has(&f, "PERSON", "Awolowo, Moyosore"), "{f:?}");
+    // A given name after the comma that the tagger missed.
+    let f = found("Credit limit raised for कौल, दीप्ति; approved by the bank.");
+    assert!(has(&f, "PERSON", "कौल, दीप्ति"), "{f:?}");
+    // A surname at the start of a field that the tagger missed.
+    let f = found("Patient name: Rice, Antoin\nDate of birth: 1970");
+    assert!(has(&f, "PERSON", "Rice, Antoin"), "{f:?}");
+    // A list of given names stays a list.
+    let f = found("Maria, John and Peter came to the party.");
+    assert!(has(&f, "PERSON", "Maria"), "{f:?}");
+    assert!(has(&f, "PERSON", "John"), "{f:?}");
+}
+
+#[test]
+fn streets_in_any_casing_and_after_jr_are_not_people() {
+    let f = found("DRIVE NORTH ON JEFFERSON AVENUE UNTIL THE BRIDGE.");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+    let f = found("turn right onto jefferson street after the bank.");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+    let f = found("Turn left onto Martin Luther King Jr. Boulevard at the lights.");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+}
+
+#[test]
+fn unlisted_eponyms_before_a_clinical_head_are_not_people() {
+    let f = found("Gleason score 4+3, Wells score 1; repeat in a month.");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+    // After an honorific the name stays a person's.
+    let f = found("Dr. Wells reviewed the chart.");
+    assert!(has(&f, "PERSON", "Wells"), "{f:?}");
+}
+
+#[test]
+fn possessive_endings_are_not_part_of_names() {
+    let f = found("The endocrine team (Garcia's firm) will call.");
+    assert!(has(&f, "PERSON", "Garcia"), "{f:?}");
+    assert!(!f.iter().any(|(_, v)| v.contains("'s")), "{f:?}");
+}
+
+#[test]
+fn a_given_name_runs_on_into_its_surname() {
+    let f = found("Is Zsuzsanna Soós the new manager at the plant?");
+    assert!(has(&f, "PERSON", "Zsuzsanna Soós"), "{f:?}");
+    let f = found("is klára dušková the one who moved to brno?");
+    assert!(has(&f, "PERSON", "klára dušková"), "{f:?}");
+}
+
+#[test]
+fn spans_are_split_at_brackets_and_colons() {
+    let f = found("Escalation: Renée Henry (Meridian plc, priority account)");
+    assert!(has(&f, "PERSON", "Renée Henry"), "{f:?}");
+    assert!(has(&f, "ORGANIZATION", "Meridian plc"), "{f:?}");
+}
+
+#[test]
+fn short_acronyms_in_mixed_case_text_are_not_people() {
+    let f = found("We are pleased to announce that Ana Lima has joined Northwind as CTO.");
+    assert!(has(&f, "PERSON", "Ana Lima"), "{f:?}");
+    assert!(!has(&f, "PERSON", "CTO"), "{f:?}");
+}
+
+#[test]
+fn a_name_after_an_honorific_is_found_when_the_tagger_misses_it() {
+    let f = found("Transferred care from Dr. Trần to Dr. McMaster at shift change.");
+    assert!(has(&f, "PERSON", "Trần"), "{f:?}");
+    let f = found(
+        "Counsel for the respondent, Ms Kimachu of Meridian Labs, applied for an adjournment.",
+    );
+    assert!(has(&f, "PERSON", "Kimachu"), "{f:?}");
+    let f = found("Mr. Justice Nguyen dismissed the appeal.");
+    assert!(has(&f, "PERSON", "Nguyen"), "{f:?}");
+}
+
+#[test]
+fn a_part_of_a_full_name_found_with_another_class_is_the_person() {
+    let f = found("Welcome email sent to Blake Mckinney. Mckinney replied on Monday.");
+    assert!(has(&f, "PERSON", "Mckinney"), "{f:?}");
+    assert!(!f.iter().any(|(c, _)| c == "ORGANIZATION"), "{f:?}");
+}
+
+#[test]
+fn a_given_name_runs_on_into_its_surname_in_scripts_without_case() {
+    // Thai and Devanagari have no capitals: the surname is not "lower-case".
+    let f = found("Rewrite this paragraph so that นุจรี ทศโยธิน sounds less formal.");
+    assert!(has(&f, "PERSON", "นุจรี ทศโยธิน"), "{f:?}");
+    let f = found("Please call आनन्दा बोस today.");
+    assert!(has(&f, "PERSON", "आनन्दा बोस"), "{f:?}");
+    // Two words outside ASCII: the given name need not be in a list.
+    let f = found("did u see what תמר אסרף posted");
+    assert!(has(&f, "PERSON", "תמר אסרף"), "{f:?}");
+}
+
+#[test]
+fn organization_keywords_alone_are_not_people() {
+    let f = found("Referring: Porto Alegre Community Clinic");
+    assert!(!f.iter().any(|(c, _)| c == "PERSON"), "{f:?}");
+    assert!(
+        has(&f, "ORGANIZATION", "Porto Alegre Community Clinic"),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn one_word_given_names_are_carried_through_the_document() {
+    // A listed given name that names nothing else.
+    let f = found("Juan: ok\nElżbieta: see u at 7\nJuan: 👍");
+    assert_eq!(
+        f.iter()
+            .filter(|(c, v)| c == "PERSON" && v == "Juan")
+            .count(),
+        2,
+        "{f:?}"
+    );
+    // An unlisted word in a non-Latin script.
+    let f = found("อารีย์ told me acme s.a. is hiring อารีย์ told me so");
+    assert_eq!(
+        f.iter()
+            .filter(|(c, v)| c == "PERSON" && v == "อารีย์")
+            .count(),
+        2,
+        "{f:?}"
+    );
+}
