@@ -878,48 +878,42 @@ fn record_outcome(state: &AppState, ctx: &Ctx, outcome: &Outcome) {
         .flags
         .get(ctx.flags_recorded..)
         .unwrap_or_default();
+    // Records of this request, in order.
+    let append = |event: Event| {
+        state.recorder.append(NewAuditRecord {
+            time_ms,
+            principal: principal.key_id.clone(),
+            request_id: ctx.request_id.clone(),
+            event,
+        });
+    };
     if let (Some(_), Some(code)) = (ctx.request_seq, ctx.refused_after_record) {
         // `protect` refused after the request record was committed: say so before the
         // response record, so `veil explain` shows the refusal.
-        state.recorder.append(NewAuditRecord {
-            time_ms,
-            principal: principal.key_id.clone(),
-            request_id: ctx.request_id.clone(),
-            event: Event::Decision(DecisionEvent {
-                action: "protect".into(),
-                verdict: veil_audit::Verdict::Deny,
-                reasons: vec![format!("refused:{code}")],
-                classes: Default::default(),
-            }),
-        });
+        append(Event::Decision(DecisionEvent {
+            action: "protect".into(),
+            verdict: veil_audit::Verdict::Deny,
+            reasons: vec![format!("refused:{code}")],
+            classes: Default::default(),
+        }));
     }
     if ctx.request_seq.is_some() && !answer_flags.is_empty() {
-        state.recorder.append(NewAuditRecord {
-            time_ms,
-            principal: principal.key_id.clone(),
-            request_id: ctx.request_id.clone(),
-            event: Event::Decision(DecisionEvent {
-                action: "screen".into(),
-                verdict: veil_audit::Verdict::Allow,
-                reasons: answer_flags.iter().map(|f| format!("flag:{f}")).collect(),
-                classes: ctx.summary.answer_classes.clone(),
-            }),
-        });
+        append(Event::Decision(DecisionEvent {
+            action: "screen".into(),
+            verdict: veil_audit::Verdict::Allow,
+            reasons: answer_flags.iter().map(|f| format!("flag:{f}")).collect(),
+            classes: ctx.summary.answer_classes.clone(),
+        }));
     }
     // The response record comes last: when it is in the log, the request's records are.
-    state.recorder.append(NewAuditRecord {
-        time_ms,
-        principal: principal.key_id.clone(),
-        request_id: ctx.request_id.clone(),
-        event: Event::Response(ResponseEvent {
-            status: outcome.status,
-            classes: ctx.summary.answer_classes.clone(),
-            answer_digest: outcome.answer.unwrap_or([0; 32]),
-            tokens,
-            protected: None,
-            sealed: None,
-        }),
-    });
+    append(Event::Response(ResponseEvent {
+        status: outcome.status,
+        classes: ctx.summary.answer_classes.clone(),
+        answer_digest: outcome.answer.unwrap_or([0; 32]),
+        tokens,
+        protected: None,
+        sealed: None,
+    }));
 }
 
 fn usage_u32(tokens: Option<u64>) -> u32 {
